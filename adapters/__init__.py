@@ -1,0 +1,1 @@
+"""Model adapters: each module here is a model srfacebench can run (``--model adapters.NAME``)."""

@@ -1,0 +1,1 @@
+"""Built-in protocol specifications (TOML), shipped as package data."""

@@ -1,0 +1,181 @@
+"""Command line: parses arguments, calls library functions, prints. Nothing else lives here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import SrfacebenchError
+
+__all__ = ["main"]
+
+DEFAULT_EMBEDDER = "dlib-resnet29"
+
+
+def _add_common_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fr", default=DEFAULT_EMBEDDER, help="face embedder for evaluation (default: %(default)s)")
+    p.add_argument("--fr-weights", default=None, help="weights file for embedders that need one (facenet)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes for decoding")
+    p.add_argument("--cache-dir", default=None, help="aligned-chip cache (default: $SRFACEBENCH_CACHE or ~/.cache)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="srfacebench", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="evaluate models on protocols")
+    run.add_argument("--model", action="append", default=[], help="model spec; repeatable")
+    run.add_argument("--protocol", action="append", required=True, help="protocol name or .toml; repeatable")
+    run.add_argument("--scale", action="append", type=int, required=True, help="scale factor; repeatable")
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--data-root", default=None, help="dataset root (default: $SRFACEBENCH_DATA)")
+    run.add_argument("--limit", type=int, default=None, help="pairs per fold (a quick subset)")
+    run.add_argument("--protocols-dir", default=None, help="folder of extra protocol .toml files")
+    _add_common_run_args(run)
+
+    demo = sub.add_parser("demo", help="run bicubic vs HR on the LFW sample shipped in the package")
+    demo.add_argument("--out", default="srfacebench-demo", help="output folder (default: %(default)s)")
+    demo.add_argument("--scale", action="append", type=int, default=None, help="default: 4 and 8")
+    _add_common_run_args(demo)
+
+    lst = sub.add_parser("list", help="list models, protocols or embedders")
+    lst.add_argument("what", choices=["models", "protocols", "embedders"])
+    lst.add_argument("--protocols-dir", default=None)
+
+    align = sub.add_parser("align", help="align a folder of face images into dlib face chips")
+    align.add_argument("src")
+    align.add_argument("dst")
+    align.add_argument("--size", type=int, default=160)
+    align.add_argument("--padding", type=float, default=0.25)
+    align.add_argument("--workers", type=int, default=None)
+
+    embed = sub.add_parser("embed", help="embed every image under a folder")
+    embed.add_argument("src")
+    embed.add_argument("-o", "--output", required=True, help="output .npz (paths, embeddings)")
+    embed.add_argument("--fr", default=DEFAULT_EMBEDDER)
+    embed.add_argument("--fr-weights", default=None)
+    embed.add_argument("--device", default="cpu")
+    embed.add_argument("--batch-size", type=int, default=64)
+    return parser
+
+
+def _embedder_kwargs(args: argparse.Namespace) -> dict[str, object]:
+    return {"weights": args.fr_weights} if args.fr_weights else {}
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .engine import evaluate
+
+    result = evaluate(
+        args.model,
+        args.protocol,
+        args.scale,
+        args.out,
+        data_root=args.data_root,
+        embedder=args.fr,
+        embedder_kwargs=_embedder_kwargs(args),
+        device=args.device,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        limit=args.limit,
+        cache_dir=args.cache_dir,
+        protocols_dir=args.protocols_dir,
+        progress=not args.no_progress,
+    )
+    print(result.table())
+    print(f"\nwrote {Path(args.out) / 'results.csv'}, results.json, pairs.csv")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    result = run_demo(
+        out=args.out,
+        scales=args.scale or [4, 8],
+        embedder=args.fr,
+        embedder_kwargs=_embedder_kwargs(args),
+        device=args.device,
+        batch_size=args.batch_size,
+        workers=args.workers,
+        cache_dir=args.cache_dir,
+        progress=not args.no_progress,
+    )
+    print(result.table())
+    print(f"\nwrote {Path(args.out) / 'results.csv'}, results.json, pairs.csv")
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "models":
+        from .registry import available_models
+
+        for name in available_models():
+            print(name)
+        print("(any importable adapter module also works, e.g. adapters.bicubic or pkg.mod:name)")
+    elif args.what == "protocols":
+        from .protocols import available_protocols, load_protocol
+
+        for name, source in available_protocols(args.protocols_dir).items():
+            p = load_protocol(name, args.protocols_dir)
+            print(f"{name}\tv{p.version}\t{p.task}\tmain={p.main_score}\t{source}")
+    else:
+        from .registry import available_embedders
+
+        for name in available_embedders():
+            print(name)
+    return 0
+
+
+def _cmd_align(args: argparse.Namespace) -> int:
+    from .data.align import align_folder
+
+    counts = align_folder(args.src, args.dst, size=args.size, padding=args.padding, workers=args.workers)
+    total = counts["already_aligned"] + counts["detected"] + counts["fallback"]
+    print(
+        f"{total} images: {counts['detected']} aligned on a detected face, {counts['fallback']} by the fallback, "
+        f"{counts['already_aligned']} already aligned; {counts['fallback_total']} in all needed the fallback "
+        f"(listed in {Path(args.dst) / 'align_log.csv'})"
+    )
+    return 0
+
+
+def _cmd_embed(args: argparse.Namespace) -> int:
+    from .embed import embed_folder
+
+    n, dim = embed_folder(
+        args.src,
+        args.output,
+        embedder=args.fr,
+        embedder_kwargs=_embedder_kwargs(args),
+        device=args.device,
+        batch_size=args.batch_size,
+    )
+    print(f"embedded {n} images ({dim}-D) into {args.output}")
+    return 0
+
+
+_COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "list": _cmd_list, "align": _cmd_align, "embed": _cmd_embed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except (SrfacebenchError, FileNotFoundError) as e:
+        if args.debug:
+            raise
+        print(f"srfacebench: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("srfacebench: interrupted; finished work is cached and a rerun resumes", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Face datasets (FaceSet and loaders) and alignment."""

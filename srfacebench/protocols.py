@@ -1,0 +1,156 @@
+"""Protocol specifications: TOML files loaded into typed, validated ``Protocol`` objects.
+
+Built-in specs live in the ``protocols`` package; a user adds one by passing a folder of
+``*.toml`` files (``--protocols-dir``) or a path to a ``.toml`` file as the protocol name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.resources
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ProtocolError
+
+__all__ = ["DatasetSpec", "MetricSpec", "Protocol", "available_protocols", "load_protocol"]
+
+_TASKS = ("verification",)
+_LOADERS = ("lfw-pairs",)
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    higher_is_better: bool
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    loader: str
+    root: str
+    images: str
+    pairs: str | None = None
+    checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Protocol:
+    name: str
+    version: str
+    task: str
+    main_score: str
+    dataset: DatasetSpec
+    metrics: tuple[MetricSpec, ...]
+    align_size: int = 160
+    align_padding: float = 0.25
+    description: str = ""
+    citation: str = ""
+    source: str = ""
+
+    def metric(self, name: str) -> MetricSpec:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        raise KeyError(name)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "task": self.task,
+            "main_score": self.main_score,
+            "dataset": self.dataset.__dict__,
+            "metrics": {m.name: {"higher_is_better": m.higher_is_better} for m in self.metrics},
+            "alignment": {"size": self.align_size, "padding": self.align_padding},
+            "source": self.source,
+        }
+
+
+def _require(d: dict[str, Any], key: str, where: str, typ: type | tuple[type, ...] = str) -> Any:
+    if key not in d:
+        raise ProtocolError(f"{where}: missing key {key!r}")
+    if not isinstance(d[key], typ):
+        raise ProtocolError(f"{where}: {key!r} must be {typ}, got {d[key]!r}")
+    return d[key]
+
+
+def parse_protocol(text: str, source: str) -> Protocol:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ProtocolError(f"{source}: invalid TOML: {e}") from None
+    name = _require(raw, "name", source)
+    task = _require(raw, "task", source)
+    if task not in _TASKS:
+        raise ProtocolError(f"{source}: unknown task {task!r}; known: {', '.join(_TASKS)}")
+    ds = _require(raw, "dataset", source, dict)
+    loader = _require(ds, "loader", f"{source} [dataset]")
+    if loader not in _LOADERS:
+        raise ProtocolError(f"{source}: unknown dataset loader {loader!r}; known: {', '.join(_LOADERS)}")
+    metrics_raw = _require(raw, "metrics", source, dict)
+    metrics = tuple(
+        MetricSpec(k, bool(_require(v, "higher_is_better", f"{source} [metrics.{k}]", bool)))
+        for k, v in metrics_raw.items()
+    )
+    main = _require(raw, "main_score", source)
+    if main not in metrics_raw:
+        raise ProtocolError(f"{source}: main_score {main!r} is not among the metrics {list(metrics_raw)}")
+    align = raw.get("alignment", {})
+    return Protocol(
+        name=name,
+        version=str(_require(raw, "version", source)),
+        task=task,
+        main_score=main,
+        dataset=DatasetSpec(
+            name=_require(ds, "name", f"{source} [dataset]"),
+            loader=loader,
+            root=_require(ds, "root", f"{source} [dataset]"),
+            images=_require(ds, "images", f"{source} [dataset]"),
+            pairs=ds.get("pairs"),
+            checksums=dict(ds.get("checksums", {})),
+        ),
+        metrics=metrics,
+        align_size=int(align.get("size", 160)),
+        align_padding=float(align.get("padding", 0.25)),
+        description=raw.get("description", ""),
+        citation=raw.get("citation", ""),
+        source=source,
+    )
+
+
+def _builtin_files() -> dict[str, Any]:
+    files = importlib.resources.files("protocols")
+    return {p.name[:-5]: p for p in files.iterdir() if p.name.endswith(".toml")}
+
+
+def available_protocols(protocols_dir: str | Path | None = None) -> dict[str, str]:
+    """Protocol name -> where its spec comes from."""
+    found = {name: f"built-in ({p.name})" for name, p in _builtin_files().items()}
+    if protocols_dir is not None:
+        for p in sorted(Path(protocols_dir).glob("*.toml")):
+            found[p.stem] = str(p)
+    return found
+
+
+def load_protocol(name: str | Path, protocols_dir: str | Path | None = None) -> Protocol:
+    """Load a protocol by name (user folder first, then built-ins) or by ``.toml`` path."""
+    path = Path(name)
+    if path.suffix == ".toml":
+        if not path.is_file():
+            raise ProtocolError(f"{path}: protocol file not found")
+        return parse_protocol(path.read_text(encoding="utf-8"), str(path))
+    if protocols_dir is not None:
+        candidate = Path(protocols_dir) / f"{name}.toml"
+        if candidate.is_file():
+            return parse_protocol(candidate.read_text(encoding="utf-8"), str(candidate))
+    builtins = _builtin_files()
+    if str(name) in builtins:
+        return parse_protocol(builtins[str(name)].read_text(encoding="utf-8"), f"built-in {name}.toml")
+    known = sorted(available_protocols(protocols_dir))
+    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    raise ProtocolError(f"unknown protocol {str(name)!r}.{hint} Known: {', '.join(known)}")
