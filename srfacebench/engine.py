@@ -195,7 +195,7 @@ def _write_pairs_csv(
     for v, dist in per_variant:
         for i in range(len(pairs)):
             lines.append(
-                f"{protocol},{v.model},{v.scale},{i},{pairs.fold[i]},{int(pairs.same[i])},{dist[i]!r},"
+                f"{protocol},{v.model},{v.scale},{i},{pairs.fold[i]},{int(pairs.same[i])},{float(dist[i])!r},"
                 f"{faceset.paths[pairs.a[i]]},{faceset.paths[pairs.b[i]]}"
             )
     atomic_write_text(path, "\n".join(lines) + "\n")
@@ -247,12 +247,6 @@ def evaluate(
 
     t_start = time.perf_counter()
     out = Path(out)
-    if data_root is None:
-        env = os.environ.get("SRFACEBENCH_DATA")
-        if not env:
-            raise DataError("no --data-root given and $SRFACEBENCH_DATA is not set")
-        data_root = env
-    data_root = Path(data_root)
     if not scales:
         raise SrfacebenchError("at least one --scale is needed")
     for s in scales:
@@ -264,6 +258,12 @@ def evaluate(
         for ref in resolve_models(m):
             if not ref.is_hr and all(r.spec != ref.spec for r in refs):
                 refs.append(ref)
+    if data_root is None:
+        env = os.environ.get("SRFACEBENCH_DATA")
+        if not env:
+            raise DataError("no --data-root given and $SRFACEBENCH_DATA is not set")
+        data_root = env
+    data_root = Path(data_root)
     _prepare_out(out)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     emb = _Embedder(embedder, device, **(embedder_kwargs or {}))

@@ -71,8 +71,8 @@ class RunResult:
                     r.dataset,
                     r.embedder,
                     r.metric,
-                    repr(r.value),
-                    "" if r.std is None else repr(r.std),
+                    repr(float(r.value)),
+                    "" if r.std is None else repr(float(r.std)),
                     r.n,
                 ]
             )
