@@ -1,10 +1,11 @@
 """The engine: models × protocols × scales → embeddings → metrics → RunResult on disk.
 
-For every protocol, the images are aligned once (cached), then streamed in shards: each shard's
-HR chips are decoded once (DataLoader workers), degraded once per scale, super-resolved by every
-model and embedded. Each (variant, shard) of embeddings is saved atomically under
-``OUT/cache/embeddings/<key>/``, where the key hashes everything the numbers depend on, so a
-second run computes nothing and a killed run resumes at the last finished shard.
+Protocols that read the same image folder form one *pool*: its images are aligned once (cached),
+then streamed (:mod:`srfacebench.streaming`) in shards through degradation, every model and the
+embedder. Shards are saved atomically under ``OUT/cache/embeddings/<key>/``, where the key hashes
+everything the numbers depend on (pool image list, chips, embedder, model info, degradation), so
+a repeat run computes nothing and a killed run resumes at the last finished shard. Each
+protocol is then scored from the pool's arrays (:mod:`srfacebench.tasks`).
 """
 
 from __future__ import annotations
@@ -15,53 +16,52 @@ import platform
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from . import __version__
-from .data.chips import ChipDataset, default_cache_dir, ensure_aligned
+from .data.chips import default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet
+from .data.identity import load_celeba, load_identity_folder
 from .data.lfw import load_lfw_pairs
 from .degrade import Degradation
-from .errors import DataError, ModelError, SrfacebenchError
-from .io import atomic_save_npy, atomic_write_text
-from .metrics.verification import pair_distances, verification_metrics
+from .errors import DataError, ModelError, ProtocolError, SrfacebenchError
+from .io import atomic_write_text
 from .protocols import Protocol, load_protocol
 from .registry import HR, ModelRef, load_embedder, resolve_models
-from .resolver import SuperResolver
-from .results import MetricRow, RunResult
+from .results import RunResult
+from .streaming import Embedder, Variant, stream_pool
+from .tasks import IMAGES_HEADER, PAIRS_HEADER, PROBES_HEADER, csv_text, score_task
 
 __all__ = ["evaluate", "load_dataset"]
 
-SHARD = 512
-CACHE_FORMAT = "1"
-
-
-@dataclass
-class _Variant:
-    """One set of images to embed: HR, or a model's SR output at a scale."""
-
-    model: str
-    scale: int
-    resolver: SuperResolver | None  # None for HR
-    key: str = ""
+CACHE_FORMAT = "2"
 
 
 def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) -> FaceSet:
+    """The FaceSet a protocol names, read with its loader and checked against its checksums."""
     ds = protocol.dataset
     root = data_root / ds.root
+    if not root.is_dir():
+        raise DataError(f"{root}: dataset folder of protocol {protocol.name!r} not found (check --data-root)")
+    opts = dict(ds.options)
     if ds.loader == "lfw-pairs":
-        if not root.is_dir():
-            raise DataError(f"{root}: dataset folder of protocol {protocol.name!r} not found (check --data-root)")
         faceset = load_lfw_pairs(
-            root, pairs_file=ds.pairs or "pairs.txt", images=ds.images, limit_per_fold=limit, name=ds.name
+            root,
+            pairs_file=opts.get("pairs", "pairs.txt"),
+            images=opts.get("images", "lfw-deepfunneled"),
+            limit_per_fold=limit,
+            name=ds.name,
         )
+    elif ds.loader == "celeba":
+        faceset = load_celeba(root, name=ds.name, **opts)
+    elif ds.loader == "identity-folder":
+        faceset = load_identity_folder(root, name=ds.name, **opts)
     else:  # pragma: no cover - rejected when the protocol is parsed
         raise DataError(f"unknown dataset loader {ds.loader!r}")
     for fname, expected in ds.checksums.items():
@@ -87,118 +87,30 @@ def _key(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _check_output(sr: torch.Tensor, lr: torch.Tensor, scale: int, name: str) -> torch.Tensor:
-    expected = (lr.shape[0], 3, lr.shape[2] * scale, lr.shape[3] * scale)
-    if not isinstance(sr, torch.Tensor):
-        raise ModelError(f"model {name!r} returned {type(sr).__name__}, expected a torch.Tensor")
-    if tuple(sr.shape) != expected:
-        raise ModelError(f"model {name!r} at scale {scale} returned shape {tuple(sr.shape)}, expected {expected}")
-    if not torch.isfinite(sr).all():
-        raise ModelError(f"model {name!r} at scale {scale} returned NaN or infinite values")
-    # SR outputs are clamped to [0, 1] (as SR papers do when saving images).
-    return sr.float().clamp(0.0, 1.0)
+@dataclass
+class _Pool:
+    """The images of all protocols that read the same folder with the same alignment."""
 
+    root: Path
+    size: int
+    padding: float
+    paths: list[str] = field(default_factory=list)
+    where: dict[str, int] = field(default_factory=dict)
+    tasks: list[tuple[Protocol, FaceSet, np.ndarray]] = field(default_factory=list)
 
-class _Embedder:
-    def __init__(self, name: str, device: str, **kwargs: Any) -> None:
-        self.net = load_embedder(name, **kwargs).to(device).eval()
-        self.info = self.net.describe()
+    def add(self, protocol: Protocol, faceset: FaceSet) -> None:
+        for p in faceset.paths:
+            if p not in self.where:
+                self.where[p] = len(self.paths)
+                self.paths.append(p)
+        self.tasks.append((protocol, faceset, np.array([self.where[p] for p in faceset.paths], dtype=np.int64)))
 
-    @torch.inference_mode()
-    def __call__(self, x: torch.Tensor) -> np.ndarray:
-        return self.net(x).float().cpu().numpy()
+    @property
+    def name(self) -> str:
+        return "+".join(dict.fromkeys(fs.name for _, fs, _ in self.tasks))
 
-
-def _embed_all(
-    faceset: FaceSet,
-    chip_root: Path,
-    variants: list[_Variant],
-    embedder: _Embedder,
-    cache: Path,
-    device: str,
-    batch_size: int,
-    workers: int,
-    progress: bool,
-    timings: dict[str, float],
-) -> dict[str, np.ndarray]:
-    n = len(faceset)
-    shards = [list(range(s, min(s + SHARD, n))) for s in range(0, n, SHARD)]
-    for v in variants:
-        (cache / v.key).mkdir(parents=True, exist_ok=True)
-
-    def shard_file(v: _Variant, k: int) -> Path:
-        return cache / v.key / f"shard-{k:05d}.npy"
-
-    todo_images = sum(len(s) for k, s in enumerate(shards) if any(not shard_file(v, k).is_file() for v in variants))
-    bar = tqdm(total=todo_images, desc=f"embed {faceset.name}", unit="img", disable=not progress or todo_images == 0)
-    degraders = {v.scale: Degradation(v.scale) for v in variants if v.resolver is not None}
-    for k, shard in enumerate(shards):
-        missing = [v for v in variants if not shard_file(v, k).is_file()]
-        if not missing:
-            continue
-        loader = DataLoader(ChipDataset(chip_root, faceset.paths, shard), batch_size=batch_size, num_workers=workers)
-        out: dict[str, list[np.ndarray]] = {v.key: [] for v in missing}
-        for _, hr in loader:
-            hr = hr.to(device)
-            lr_by_scale = {s: d(hr) for s, d in degraders.items() if any(v.scale == s for v in missing)}
-            for v in missing:
-                t0 = time.perf_counter()
-                if v.resolver is None:
-                    img = hr
-                else:
-                    lr = lr_by_scale[v.scale]
-                    try:
-                        with torch.inference_mode():
-                            sr = v.resolver(lr)
-                    except SrfacebenchError:
-                        raise
-                    except Exception as e:
-                        raise ModelError(f"model {v.model!r} raised at scale {v.scale}: {type(e).__name__}: {e}") from e
-                    img = _check_output(sr, lr, v.scale, v.model)
-                out[v.key].append(embedder(img))
-                name = f"{v.model}@x{v.scale}"
-                timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
-            bar.update(len(hr))
-        for v in missing:
-            atomic_save_npy(shard_file(v, k), np.concatenate(out[v.key]).astype(np.float32))
-    bar.close()
-    return {v.key: np.concatenate([np.load(shard_file(v, k)) for k in range(len(shards))]) for v in variants}
-
-
-def _verification_rows(
-    protocol: Protocol, faceset: FaceSet, variant: _Variant, emb: np.ndarray, embedder_name: str
-) -> tuple[list[MetricRow], dict[str, Any], np.ndarray]:
-    pairs = faceset.pairs
-    assert pairs is not None
-    dist = pair_distances(emb, pairs.a, pairs.b)
-    res = verification_metrics(dist, pairs.same, pairs.fold)
-    rows = [
-        MetricRow(variant.model, variant.scale, protocol.name, faceset.name, embedder_name, m, v, s, res.n_pairs)
-        for m, (v, s) in res.metrics().items()
-    ]
-    detail = {
-        "model": variant.model,
-        "scale": variant.scale,
-        "protocol": protocol.name,
-        "fold_accuracies": list(res.fold_accuracies),
-        "fold_thresholds": list(res.fold_thresholds),
-    }
-    return rows, detail, dist
-
-
-def _write_pairs_csv(
-    path: Path, faceset: FaceSet, per_variant: list[tuple[_Variant, np.ndarray]], protocol: str
-) -> None:
-    pairs = faceset.pairs
-    assert pairs is not None
-    lines = ["protocol,model,scale,pair,fold,label,distance,image_a,image_b"]
-    for v, dist in per_variant:
-        for i in range(len(pairs)):
-            lines.append(
-                f"{protocol},{v.model},{v.scale},{i},{pairs.fold[i]},{int(pairs.same[i])},{float(dist[i])!r},"
-                f"{faceset.paths[pairs.a[i]]},{faceset.paths[pairs.b[i]]}"
-            )
-    atomic_write_text(path, "\n".join(lines) + "\n")
+    def fingerprint(self) -> str:
+        return hashlib.sha256("\n".join(self.paths).encode()).hexdigest()
 
 
 def _prepare_out(out: Path) -> None:
@@ -230,15 +142,17 @@ def evaluate(
 ) -> RunResult:
     """Evaluate SR models on face-recognition protocols and write the results to ``out``.
 
-    The HR (scale 1) and bicubic baselines are always included.
+    The HR (scale 1) and bicubic baselines are always included. Protocols that read the same
+    image folder share one pool: each image is aligned, super-resolved and embedded once.
 
     Args:
         models: model specs (``bicubic``, ``adapters.mymodel``, ``pkg.mod:name``, an entry point).
         protocols: protocol names, ``.toml`` paths or :class:`Protocol` objects.
         scales: integer down-sampling factors, e.g. ``[4, 8]``.
-        out: output folder (``results.csv``, ``results.json``, ``pairs.csv``, ``cache/``).
+        out: output folder: ``results.csv``, ``results.json``, ``pairs.csv`` (verification),
+            ``probes.csv`` (identification), ``images.csv`` (per-image PSNR/SSIM/FR loss), ``cache/``.
         data_root: folder the protocol datasets are relative to (default ``$SRFACEBENCH_DATA``).
-        limit: for verification, the number of pairs kept per fold (a quick subset).
+        limit: for verification protocols, the number of pairs kept per fold (a quick subset).
 
     Example:
         >>> result = evaluate(["bicubic"], ["lfw-verification"], [4], "out", data_root="data")  # doctest: +SKIP
@@ -253,6 +167,8 @@ def evaluate(
         if not isinstance(s, int) or s < 2:
             raise SrfacebenchError(f"scale must be an integer >= 2, got {s!r}")
     specs = [load_protocol(p, protocols_dir) if not isinstance(p, Protocol) else p for p in protocols]
+    if len({p.name for p in specs}) != len(specs):
+        raise ProtocolError(f"a protocol is named twice: {[p.name for p in specs]}")
     refs: list[ModelRef] = []
     for m in ["bicubic", *models]:
         for ref in resolve_models(m):
@@ -266,63 +182,70 @@ def evaluate(
     data_root = Path(data_root)
     _prepare_out(out)
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    emb = _Embedder(embedder, device, **(embedder_kwargs or {}))
+    emb = Embedder(load_embedder(embedder, **(embedder_kwargs or {})), device)
+    variants = [Variant(HR, 1, None)]
+    for scale in scales:
+        for ref in refs:
+            model = ref.load(scale, device)
+            variants.append(Variant(model.info.name, scale, model))
+    names = [(v.model, v.scale) for v in variants]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ModelError(f"two models report the same ModelInfo.name at the same scale: {dupes}")
+
+    pools: dict[tuple[str, int, float], _Pool] = {}
+    checksums: dict[str, dict[str, str]] = {}
+    for protocol in specs:
+        faceset = load_dataset(protocol, data_root, limit if protocol.task == "verification" else None)
+        checksums[protocol.name] = faceset.checksums
+        key = (str(Path(faceset.root).resolve()), protocol.align_size, protocol.align_padding)
+        pools.setdefault(key, _Pool(Path(faceset.root), protocol.align_size, protocol.align_padding)).add(
+            protocol, faceset
+        )
+
     result = RunResult()
     timings: dict[str, float] = {}
-    checksums: dict[str, dict[str, str]] = {}
     align_counts: dict[str, dict[str, int]] = {}
-    pairs_written = []
-    for protocol in specs:
-        faceset = load_dataset(protocol, data_root, limit)
-        checksums[protocol.name] = faceset.checksums
+    pairs_rows: list[list[Any]] = []
+    probe_rows: list[list[Any]] = []
+    image_rows: list[list[Any]] = []
+    for pool in pools.values():
+        pool_set = FaceSet(pool.name, pool.root, pool.paths, np.zeros(len(pool.paths), np.int64), [])
         t0 = time.perf_counter()
-        chip_root, counts = ensure_aligned(
-            faceset, cache_dir, protocol.align_size, protocol.align_padding, progress=progress
-        )
-        timings[f"align:{protocol.name}"] = time.perf_counter() - t0
-        align_counts[protocol.name] = counts
-        base = {
-            "format": CACHE_FORMAT,
-            "faceset": faceset.fingerprint(),
-            "chips": str(chip_root),
-            "embedder": emb.info,
-        }
-        variants = [_Variant(HR, 1, None)]
-        for scale in scales:
-            for ref in refs:
-                model = ref.load(scale, device)
-                variants.append(_Variant(model.info.name, scale, model))
-        names = [(v.model, v.scale) for v in variants]
-        dupes = {n for n in names if names.count(n) > 1}
-        if dupes:
-            raise ModelError(f"two models report the same ModelInfo.name at the same scale: {sorted(dupes)}")
+        chip_root, counts = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=progress)
+        timings[f"align:{pool.name}"] = time.perf_counter() - t0
+        align_counts[pool.name] = counts
+        base = {"format": CACHE_FORMAT, "pool": pool.fingerprint(), "chips": str(chip_root), "embedder": emb.info}
         for v in variants:
             info = v.resolver.info.to_dict() if v.resolver is not None else {"name": HR}
             deg = Degradation(v.scale).describe() if v.resolver is not None else None
             v.key = _key({**base, "model": info, "scale": v.scale, "degradation": deg})
         t0 = time.perf_counter()
-        embs = _embed_all(
-            faceset,
-            chip_root,
-            variants,
-            emb,
-            out / "cache" / "embeddings",
-            device,
-            batch_size,
-            workers,
-            progress,
-            timings,
-        )
-        timings[f"embed:{protocol.name}"] = time.perf_counter() - t0
-        per_variant = []
-        for v in variants:
-            rows, detail, dist = _verification_rows(protocol, faceset, v, embs[v.key], emb.info["name"])
-            result.rows.extend(rows)
-            result.details.append(detail)
-            per_variant.append((v, dist))
-        name = "pairs.csv" if len(specs) == 1 else f"pairs-{protocol.name}.csv"
-        _write_pairs_csv(out / name, faceset, per_variant, protocol.name)
-        pairs_written.append(name)
+        bar = tqdm(desc=f"embed {pool.name}", unit="img", disable=not progress)
+        try:
+            embs, iqs = stream_pool(
+                chip_root, pool.paths, variants, emb, out / "cache" / "embeddings",
+                device=device, batch_size=batch_size, workers=workers, progress=bar, timings=timings,
+            )  # fmt: skip
+        finally:
+            bar.close()
+        timings[f"embed:{pool.name}"] = time.perf_counter() - t0
+        for protocol, faceset, index in pool.tasks:
+            task = score_task(protocol, faceset, index, variants, embs, iqs, emb.info["name"])
+            result.rows.extend(task.rows)
+            result.details.extend(task.details)
+            pairs_rows += task.pairs
+            probe_rows += task.probes
+            image_rows += task.images
+    written = []
+    for name, header, rows in (
+        ("pairs.csv", PAIRS_HEADER, pairs_rows),
+        ("probes.csv", PROBES_HEADER, probe_rows),
+        ("images.csv", IMAGES_HEADER, image_rows),
+    ):
+        if rows:
+            atomic_write_text(out / name, csv_text(header, rows))
+            written.append(name)
     timings["total"] = time.perf_counter() - t_start
     result.provenance = {
         "package": "srfacebench",
@@ -337,17 +260,23 @@ def evaluate(
         "protocols": [p.to_dict() for p in specs],
         "models": [{"spec": r.spec, "origin": r.origin} for r in refs],
         "scales": list(scales),
-        "degradation": Degradation(scales[0]).describe() | {"scale": "per row"},
+        "degradation": {"kind": Degradation(scales[0]).kind, "clamp": [0.0, 1.0]},
         "data_root": str(data_root.resolve()),
         "data_checksums": checksums,
         "alignment": align_counts,
         "limit_pairs_per_fold": limit,
         "batch_size": batch_size,
+        "workers": workers,
         "timings_s": timings,
-        "pairs_files": pairs_written,
+        "files": written,
         "conventions": {
             "verification": "threshold = best-accuracy midpoint on the other folds (ties: smallest); "
             "std over folds ddof=0; EER linearly interpolated on the ROC; TAR@FAR without interpolation",
+            "identification": "leave-one-out kNN (FAISS L2), self excluded by index; majority vote, ties to the "
+            "label ranked first; rank = first same-identity neighbour; FNIR@FPIR with a seeded half/half "
+            "enrolled split, first image of each enrolled identity in the gallery",
+            "intrinsic": "PSNR/SSIM on BT.601 Y in float64, crop border = scale, SSIM 11x11 Gaussian sigma 1.5 "
+            "valid region; mean and std (ddof=0) over images; not reported for HR (PSNR would be inf)",
             "sr_output": "clamped to [0, 1]",
         },
     }

@@ -15,10 +15,18 @@ from typing import Any
 
 from .errors import ProtocolError
 
-__all__ = ["DatasetSpec", "MetricSpec", "Protocol", "available_protocols", "load_protocol"]
+__all__ = ["DatasetSpec", "IdentificationSpec", "MetricSpec", "Protocol", "available_protocols", "load_protocol"]
 
-_TASKS = ("verification",)
-_LOADERS = ("lfw-pairs",)
+_TASKS = ("verification", "identification")
+_LOADERS = {
+    # loader -> (options it accepts, tasks it serves)
+    "lfw-pairs": ({"images", "pairs"}, ("verification",)),
+    "celeba": (
+        {"images", "identities_file", "partition_file", "split", "images_per_identity", "min_images", "max_images"},
+        ("identification",),
+    ),
+    "identity-folder": ({"images", "images_per_identity", "min_images", "max_images"}, ("identification",)),
+}
 
 
 @dataclass(frozen=True)
@@ -29,12 +37,21 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class DatasetSpec:
+    """Where a protocol's faces come from: ``loader`` reads ``root`` (relative to --data-root)."""
+
     name: str
     loader: str
     root: str
-    images: str
-    pairs: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
     checksums: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class IdentificationSpec:
+    ks: tuple[int, ...] = (1, 5, 10)
+    max_rank: int = 50
+    fpir: tuple[float, ...] = (0.1, 0.01)
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,7 @@ class Protocol:
     metrics: tuple[MetricSpec, ...]
     align_size: int = 160
     align_padding: float = 0.25
+    identification: IdentificationSpec = field(default_factory=IdentificationSpec)
     description: str = ""
     citation: str = ""
     source: str = ""
@@ -63,7 +81,8 @@ class Protocol:
             "version": self.version,
             "task": self.task,
             "main_score": self.main_score,
-            "dataset": self.dataset.__dict__,
+            "dataset": {**self.dataset.__dict__},
+            "identification": {**self.identification.__dict__} if self.task == "identification" else None,
             "metrics": {m.name: {"higher_is_better": m.higher_is_better} for m in self.metrics},
             "alignment": {"size": self.align_size, "padding": self.align_padding},
             "source": self.source,
@@ -91,6 +110,23 @@ def parse_protocol(text: str, source: str) -> Protocol:
     loader = _require(ds, "loader", f"{source} [dataset]")
     if loader not in _LOADERS:
         raise ProtocolError(f"{source}: unknown dataset loader {loader!r}; known: {', '.join(_LOADERS)}")
+    accepted, tasks = _LOADERS[loader]
+    if task not in tasks:
+        raise ProtocolError(f"{source}: dataset loader {loader!r} cannot serve task {task!r}")
+    options = {k: v for k, v in ds.items() if k not in ("name", "loader", "root", "checksums")}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise ProtocolError(f"{source}: [dataset] keys {unknown} not understood by loader {loader!r}")
+    ident = raw.get("identification", {})
+    try:
+        ident_spec = IdentificationSpec(
+            ks=tuple(int(k) for k in ident.get("ks", (1, 5, 10))),
+            max_rank=int(ident.get("max_rank", 50)),
+            fpir=tuple(float(f) for f in ident.get("fpir", (0.1, 0.01))),
+            seed=int(ident.get("seed", 0)),
+        )
+    except (TypeError, ValueError) as e:
+        raise ProtocolError(f"{source}: invalid [identification] section: {e}") from None
     metrics_raw = _require(raw, "metrics", source, dict)
     metrics = tuple(
         MetricSpec(k, bool(_require(v, "higher_is_better", f"{source} [metrics.{k}]", bool)))
@@ -109,10 +145,10 @@ def parse_protocol(text: str, source: str) -> Protocol:
             name=_require(ds, "name", f"{source} [dataset]"),
             loader=loader,
             root=_require(ds, "root", f"{source} [dataset]"),
-            images=_require(ds, "images", f"{source} [dataset]"),
-            pairs=ds.get("pairs"),
+            options=options,
             checksums=dict(ds.get("checksums", {})),
         ),
+        identification=ident_spec,
         metrics=metrics,
         align_size=int(align.get("size", 160)),
         align_padding=float(align.get("padding", 0.25)),

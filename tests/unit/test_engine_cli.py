@@ -76,7 +76,7 @@ def test_unknown_model(base_args, capsys):
 
 def test_unknown_protocol(tmp_path, capsys):
     code, _, err = run_cli(["run", "--protocol", "lfw-verifcation", "--scale", "4", "--out", str(tmp_path)], capsys)
-    assert code == 2 and "unknown protocol 'lfw-verifcation'. Did you mean 'lfw-verification'?" in err
+    assert code == 2 and "unknown protocol 'lfw-verifcation'. Did you mean 'lfw-verification'" in err
 
 
 def test_wrong_shape_and_raising_adapters(base_args, tmp_path, capsys, adapters_path):

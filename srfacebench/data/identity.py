@@ -1,0 +1,143 @@
+"""Identification datasets: CelebA, LFW people, and any identity-folder tree.
+
+Selection rules (the paper's "test identities with exactly 30 images", parameterised):
+``images_per_identity`` keeps identities with exactly that many images; otherwise
+``min_images`` (and optionally ``max_images``) bound the count. Identities and images are sorted,
+so the same tree always gives the same FaceSet.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import DataError
+from ..io import sha256_file
+from .align import list_images
+from .faceset import FaceSet
+
+__all__ = ["CELEBA_SPLITS", "load_celeba", "load_identity_folder", "select_identities"]
+
+CELEBA_SPLITS = {"train": 0, "val": 1, "test": 2}
+
+
+def select_identities(
+    by_identity: dict[str, list[str]],
+    *,
+    images_per_identity: int | None = None,
+    min_images: int = 2,
+    max_images: int | None = None,
+) -> dict[str, list[str]]:
+    """Identities (sorted) whose image count passes the rule, each with its sorted images."""
+    out = {}
+    for ident in sorted(by_identity):
+        n = len(by_identity[ident])
+        if images_per_identity is not None:
+            ok = n == images_per_identity
+        else:
+            ok = n >= min_images and (max_images is None or n <= max_images)
+        if ok:
+            out[ident] = sorted(by_identity[ident])
+    return out
+
+
+def _faceset(name: str, root: Path, chosen: dict[str, list[str]], checksums: dict[str, str], rule: str) -> FaceSet:
+    if len(chosen) < 2:
+        raise DataError(f"{root}: only {len(chosen)} identit{'y' if len(chosen) == 1 else 'ies'} match {rule}")
+    paths, labels = [], []
+    for k, ident in enumerate(chosen):
+        paths += chosen[ident]
+        labels += [k] * len(chosen[ident])
+    missing = [p for p in paths if not (root / p).is_file()]
+    if missing:
+        shown = "\n  ".join(str(root / p) for p in missing[:20])
+        more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
+        raise DataError(f"{root}: {len(missing)} listed image(s) missing:\n  {shown}{more}")
+    return FaceSet(name, root, paths, np.asarray(labels, np.int64), list(chosen), None, checksums)
+
+
+def _rule(images_per_identity: int | None, min_images: int, max_images: int | None) -> str:
+    if images_per_identity is not None:
+        return f"'exactly {images_per_identity} images'"
+    return f"'at least {min_images}" + (f" and at most {max_images}" if max_images else "") + " images'"
+
+
+def _read_two_columns(path: Path) -> list[tuple[str, str]]:
+    if not path.is_file():
+        raise DataError(f"{path}: list file not found")
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            parts = line.split()
+            if len(parts) != 2:
+                raise DataError(f"{path}:{lineno}: expected 'image value', found {line.rstrip()!r}")
+            rows.append((parts[0], parts[1]))
+    return rows
+
+
+def load_celeba(
+    root: str | Path,
+    *,
+    images: str = "img",
+    identities_file: str = "identity_CelebA.txt",
+    partition_file: str = "list_eval_partition.txt",
+    split: str = "test",
+    images_per_identity: int | None = 30,
+    min_images: int = 2,
+    max_images: int | None = None,
+    name: str = "celeba",
+) -> FaceSet:
+    """CelebA identities of one split (``train``/``val``/``test``), selected by image count.
+
+    Works with the official full files (202,599 lines) and with subsets that list only the images
+    present. An image listed in the chosen identities but absent is an error listing all such.
+    """
+    root = Path(root)
+    if split not in CELEBA_SPLITS:
+        raise DataError(f"unknown CelebA split {split!r}; known: {', '.join(CELEBA_SPLITS)}")
+    id_path, part_path = root / identities_file, root / partition_file
+    partition = {}
+    for img, value in _read_two_columns(part_path):
+        if value not in ("0", "1", "2"):
+            raise DataError(f"{part_path}: partition of {img} is {value!r}, expected 0, 1 or 2")
+        partition[img] = int(value)
+    wanted = CELEBA_SPLITS[split]
+    by_identity: dict[str, list[str]] = defaultdict(list)
+    for img, ident in _read_two_columns(id_path):
+        if img not in partition:
+            raise DataError(f"{id_path}: image {img} has no partition in {part_path}")
+        if partition[img] == wanted:
+            by_identity[ident].append(f"{images}/{img}")
+    chosen = select_identities(
+        by_identity, images_per_identity=images_per_identity, min_images=min_images, max_images=max_images
+    )
+    checksums = {identities_file: sha256_file(id_path), partition_file: sha256_file(part_path)}
+    rule = f"{_rule(images_per_identity, min_images, max_images)} in split {split!r}"
+    return _faceset(name, root, chosen, checksums, rule)
+
+
+def load_identity_folder(
+    root: str | Path,
+    *,
+    images: str = "",
+    images_per_identity: int | None = None,
+    min_images: int = 2,
+    max_images: int | None = None,
+    name: str = "faces",
+) -> FaceSet:
+    """One sub-folder per identity (LFW's layout included), selected by image count."""
+    base = Path(root) / images if images else Path(root)
+    by_identity: dict[str, list[str]] = defaultdict(list)
+    for rel in list_images(base):
+        parts = Path(rel).parts
+        if len(parts) < 2:
+            raise DataError(f"{base / rel}: images must sit in one sub-folder per identity")
+        by_identity[parts[0]].append(rel)
+    chosen = select_identities(
+        by_identity, images_per_identity=images_per_identity, min_images=min_images, max_images=max_images
+    )
+    return _faceset(name, base, chosen, {}, _rule(images_per_identity, min_images, max_images))

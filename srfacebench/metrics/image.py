@@ -1,0 +1,82 @@
+"""Intrinsic image metrics on the luminance channel, per image, batched in torch.
+
+Conventions (the SR literature's, as in SRCNN/ESPCN/BasicSR):
+
+* Y = 16 + 65.481·R + 128.553·G + 24.966·B from RGB in [0, 1] (ITU-R BT.601, range [16, 235]),
+  computed in float64 without rounding; data range 255.
+* ``crop_border`` pixels are removed from every side before measuring (``scale`` by convention).
+* PSNR = 10·log10(255² / MSE); identical images give +inf.
+* SSIM (Wang et al. 2004): 11×11 Gaussian window (σ = 1.5), K1 = 0.01, K2 = 0.03, population
+  (co)variances, the map computed over the valid region only (no padding), then averaged; the
+  same numbers as ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5,
+  use_sample_covariance=False, data_range=255)``.
+
+Example:
+    >>> import torch
+    >>> hr = torch.rand(2, 3, 32, 32, dtype=torch.float64)
+    >>> psnr_y(hr, hr, crop_border=4).tolist()
+    [inf, inf]
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ["psnr_y", "rgb_to_y", "ssim_y"]
+
+_BT601 = (65.481, 128.553, 24.966)
+
+
+def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
+    """B×3×H×W RGB in [0, 1] → B×H×W luminance in [16, 235] (float64)."""
+    if x.ndim != 4 or x.shape[1] != 3:
+        raise ValueError(f"expected a B×3×H×W RGB batch, got shape {tuple(x.shape)}")
+    x = x.to(torch.float64)
+    return 16.0 + _BT601[0] * x[:, 0] + _BT601[1] * x[:, 1] + _BT601[2] * x[:, 2]
+
+
+def _prepare(sr: torch.Tensor, hr: torch.Tensor, crop_border: int) -> tuple[torch.Tensor, torch.Tensor]:
+    if sr.shape != hr.shape:
+        raise ValueError(f"SR and HR shapes differ: SR {tuple(sr.shape)} vs HR {tuple(hr.shape)}")
+    ys, yh = rgb_to_y(sr), rgb_to_y(hr)
+    if crop_border:
+        if 2 * crop_border >= min(ys.shape[-2:]):
+            raise ValueError(f"crop_border {crop_border} leaves nothing of a {tuple(ys.shape[-2:])} image")
+        ys = ys[:, crop_border:-crop_border, crop_border:-crop_border]
+        yh = yh[:, crop_border:-crop_border, crop_border:-crop_border]
+    return ys, yh
+
+
+def psnr_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> torch.Tensor:
+    """Per-image PSNR (dB) on Y between two B×3×H×W batches in [0, 1]; float64, shape (B,)."""
+    ys, yh = _prepare(sr, hr, crop_border)
+    mse = ((ys - yh) ** 2).mean(dim=(1, 2))
+    return 10.0 * torch.log10(255.0**2 / mse)
+
+
+def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    g = torch.exp(-(r**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def ssim_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> torch.Tensor:
+    """Per-image SSIM on Y (see module conventions); float64, shape (B,)."""
+    ys, yh = _prepare(sr, hr, crop_border)
+    if min(ys.shape[-2:]) < 11:
+        raise ValueError(f"SSIM needs at least 11×11 pixels after cropping, got {tuple(ys.shape[-2:])}")
+    g = _gaussian_1d().to(ys.device)
+    gy, gx = g.view(1, 1, 11, 1), g.view(1, 1, 1, 11)
+
+    def blur(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.conv2d(t, gy), gx)
+
+    x, y = ys[:, None], yh[:, None]
+    # The five filtered maps in one call.
+    maps = blur(torch.cat([x, y, x * x, y * y, x * y], dim=0)).split(x.shape[0])
+    mu_x, mu_y, xx, yy, xy = maps
+    var_x, var_y, cov = xx - mu_x**2, yy - mu_y**2, xy - mu_x * mu_y
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_y**2 + c1) * (var_x + var_y + c2))
+    return s.mean(dim=(1, 2, 3))
