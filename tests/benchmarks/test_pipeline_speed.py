@@ -1,0 +1,58 @@
+"""End-to-end streaming throughput against the embedder's bare forward, same batch size.
+
+Run on demand (needs the real data):
+    python -m pytest tests/benchmarks/test_pipeline_speed.py -p no:cacheprovider --benchmark-only -s
+Throughput in embeddings/s: the pipeline embeds HR and bicubic-SR of every image (2 per image).
+"""
+
+import numpy as np
+import pytest
+import torch
+
+from srfacebench.data.chips import ChipDataset, ensure_aligned
+from srfacebench.data.identity import load_identity_folder
+from srfacebench.registry import load_embedder, resolve_models
+from srfacebench.streaming import Embedder, Variant, stream_pool
+
+BATCH = 64
+
+
+@pytest.fixture(scope="module")
+def pool(data_root, tmp_path_factory):
+    fs = load_identity_folder(data_root / "lfw", images="lfw-deepfunneled", min_images=40, max_images=60)
+    cache = tmp_path_factory.mktemp("cache")
+    chips, _ = ensure_aligned(fs, cache, 160, 0.25, progress=False)
+    return fs, chips
+
+
+def test_bare_forward(benchmark, pool):
+    fs, chips = pool
+    x = torch.stack([ChipDataset(chips, fs.paths)[i][1] for i in range(BATCH * 4)])
+    emb = Embedder(load_embedder("dlib-resnet29"), "cpu")
+
+    def run():
+        for j in range(0, len(x), BATCH):
+            emb(x[j : j + BATCH])
+
+    benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+    rate = len(x) / benchmark.stats.stats.min
+    benchmark.extra_info["embeddings_per_s"] = rate
+    print(f"bare forward: {rate:.1f} embeddings/s")
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_streaming(benchmark, pool, tmp_path, workers):
+    fs, chips = pool
+    emb = Embedder(load_embedder("dlib-resnet29"), "cpu")
+    (bic,) = resolve_models("bicubic")
+    counter = iter(range(100))
+
+    def run():
+        variants = [Variant("hr", 1, None, key="hr"), Variant("bicubic", 4, bic.load(4), key="b4")]
+        stream_pool(chips, fs.paths, variants, emb, tmp_path / str(next(counter)), batch_size=BATCH, workers=workers)
+
+    benchmark.pedantic(run, rounds=2, iterations=1)
+    rate = 2 * len(fs) / benchmark.stats.stats.min
+    benchmark.extra_info["embeddings_per_s"] = rate
+    print(f"streaming (workers={workers}): {rate:.1f} embeddings/s over {len(fs)} images")
+    assert np.isfinite(rate)
