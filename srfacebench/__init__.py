@@ -15,6 +15,13 @@ def evaluate(*args, **kwargs):  # type: ignore[no-untyped-def]
     return _evaluate(*args, **kwargs)
 
 
+def load_runs(run_dirs):  # type: ignore[no-untyped-def]
+    """Merge run folders into DataFrames; see :func:`srfacebench.report.runs.load_runs`."""
+    from .report.runs import load_runs as _load_runs
+
+    return _load_runs(run_dirs)
+
+
 __all__ = [
     "DataError",
     "ModelError",
@@ -24,4 +31,5 @@ __all__ = [
     "SuperResolver",
     "__version__",
     "evaluate",
+    "load_runs",
 ]

@@ -21,6 +21,8 @@ def _add_common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes for decoding")
     p.add_argument("--cache-dir", default=None, help="aligned-chip cache (default: $SRFACEBENCH_CACHE or ~/.cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--no-report", action="store_true", help="do not write report.html")
+    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the report's intervals")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,6 +44,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--out", default="srfacebench-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--scale", action="append", type=int, default=None, help="default: 4 and 8")
     _add_common_run_args(demo)
+
+    rep = sub.add_parser("report", help="merge run folders into a leaderboard and an HTML report")
+    rep.add_argument("runs", nargs="+", help="run folders (each with results.json)")
+    rep.add_argument("-o", "--output", default="report.html", help="HTML file (default: %(default)s)")
+    rep.add_argument("--csv", default=None, help="also write the leaderboard as CSV")
+    rep.add_argument("--md", default=None, help="also write the leaderboard as Markdown")
+    rep.add_argument("--json", default=None, help="also write intervals and comparisons as JSON")
+    rep.add_argument("--sort-by", default=None, help="column 'protocol/metric' (default: first protocol's main score)")
+    rep.add_argument("--bootstrap", type=int, default=1000, help="resamples (default: %(default)s)")
+    rep.add_argument("--seed", type=int, default=0)
 
     lst = sub.add_parser("list", help="list models, protocols or embedders")
     lst.add_argument("what", choices=["models", "protocols", "embedders"])
@@ -86,9 +98,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cache_dir=args.cache_dir,
         protocols_dir=args.protocols_dir,
         progress=not args.no_progress,
+        report=not args.no_report,
+        n_boot=args.bootstrap,
     )
     print(result.table())
-    print(f"\nwrote {Path(args.out) / 'results.csv'}, results.json, pairs.csv")
+    print(f"\nwrote results.csv, results.json, the per-item CSVs and report.html into {args.out}")
     return 0
 
 
@@ -105,9 +119,22 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         workers=args.workers,
         cache_dir=args.cache_dir,
         progress=not args.no_progress,
+        report=not args.no_report,
+        n_boot=args.bootstrap,
     )
     print(result.table())
-    print(f"\nwrote {Path(args.out) / 'results.csv'}, results.json, pairs.csv")
+    print(f"\nwrote {Path(args.out) / 'results.csv'}, results.json, pairs.csv, report.html")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from .report import build_report
+
+    lb = build_report(
+        args.runs, args.output, csv_path=args.csv, md_path=args.md, json_path=args.json, sort_by=args.sort_by,
+        n_boot=args.bootstrap, seed=args.seed,
+    )  # fmt: skip
+    print(f"{len(lb.table)} leaderboard rows from {len(args.runs)} run(s); wrote {args.output}")
     return 0
 
 
@@ -160,7 +187,14 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"run": _cmd_run, "demo": _cmd_demo, "list": _cmd_list, "align": _cmd_align, "embed": _cmd_embed}
+_COMMANDS = {
+    "run": _cmd_run,
+    "demo": _cmd_demo,
+    "report": _cmd_report,
+    "list": _cmd_list,
+    "align": _cmd_align,
+    "embed": _cmd_embed,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,6 +11,7 @@ protocol is then scored from the pool's arrays (:mod:`srfacebench.tasks`).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import platform
 import subprocess
@@ -25,17 +26,17 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
-from .data.chips import default_cache_dir, ensure_aligned
+from .data.chips import ChipDataset, default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet
 from .data.identity import load_celeba, load_identity_folder
 from .data.lfw import load_lfw_pairs
 from .degrade import Degradation
 from .errors import DataError, ModelError, ProtocolError, SrfacebenchError
-from .io import atomic_write_text
+from .io import atomic_write_bytes, atomic_write_text
 from .protocols import Protocol, load_protocol
 from .registry import HR, ModelRef, load_embedder, resolve_models
 from .results import RunResult
-from .streaming import Embedder, Variant, stream_pool
+from .streaming import Embedder, Variant, check_sr_output, stream_pool
 from .tasks import IMAGES_HEADER, PAIRS_HEADER, PROBES_HEADER, csv_text, score_task
 
 __all__ = ["evaluate", "load_dataset"]
@@ -113,6 +114,43 @@ class _Pool:
         return hashlib.sha256("\n".join(self.paths).encode()).hexdigest()
 
 
+N_SAMPLES = 4
+
+
+def _write_samples(out: Path, chip_root: Path, paths: list[str], variants: list[Variant], device: str) -> None:
+    """PNG faces of the first ``N_SAMPLES`` pool images: HR, LR per scale, each SR (for reports)."""
+    from PIL import Image
+
+    folder = out / "samples"
+    folder.mkdir(parents=True, exist_ok=True)
+    picks = list(range(min(N_SAMPLES, len(paths))))
+    hr = torch.stack([ChipDataset(chip_root, paths)[i][1] for i in picks]).to(device)
+    entries = []
+
+    def save(img: torch.Tensor, name: str, **meta: Any) -> None:
+        arr = (img.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+        buf = io.BytesIO()
+        Image.fromarray(arr).save(buf, format="PNG")
+        atomic_write_bytes(folder / name, buf.getvalue())
+        entries.append({"file": name, **meta})
+
+    for j, i in enumerate(picks):
+        save(hr[j], f"hr-{j}.png", model=HR, scale=1, kind="hr", image=paths[i])
+    for scale in sorted({v.scale for v in variants if not v.is_hr}):
+        lr = Degradation(scale)(hr)
+        for j, i in enumerate(picks):
+            save(lr[j], f"lr-x{scale}-{j}.png", model="lr", scale=scale, kind="lr", image=paths[i])
+            for k, v in enumerate(w for w in variants if w.scale == scale):
+                with torch.inference_mode():
+                    sr = check_sr_output(v.resolver(lr[j : j + 1]), lr[j : j + 1], scale, v.model)
+                save(sr[0], f"sr-x{scale}-m{k}-{j}.png", model=v.model, scale=scale, kind="sr", image=paths[i])
+    # The HR chips appear in the grid of every scale.
+    scales = sorted({v.scale for v in variants if not v.is_hr})
+    manifest = [e | {"scale": s} for e in entries if e["kind"] == "hr" for s in scales]
+    manifest += [e for e in entries if e["kind"] != "hr"]
+    atomic_write_text(folder / "samples.json", json.dumps({"entries": manifest}, indent=1))
+
+
 def _prepare_out(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -139,6 +177,8 @@ def evaluate(
     cache_dir: str | Path | None = None,
     protocols_dir: str | Path | None = None,
     progress: bool = True,
+    report: bool = True,
+    n_boot: int = 1000,
 ) -> RunResult:
     """Evaluate SR models on face-recognition protocols and write the results to ``out``.
 
@@ -153,6 +193,7 @@ def evaluate(
             ``probes.csv`` (identification), ``images.csv`` (per-image PSNR/SSIM/FR loss), ``cache/``.
         data_root: folder the protocol datasets are relative to (default ``$SRFACEBENCH_DATA``).
         limit: for verification protocols, the number of pairs kept per fold (a quick subset).
+        report: also write ``report.html`` (bootstrap intervals with ``n_boot`` resamples).
 
     Example:
         >>> result = evaluate(["bicubic"], ["lfw-verification"], [4], "out", data_root="data")  # doctest: +SKIP
@@ -209,6 +250,7 @@ def evaluate(
     pairs_rows: list[list[Any]] = []
     probe_rows: list[list[Any]] = []
     image_rows: list[list[Any]] = []
+    samples_written = False
     for pool in pools.values():
         pool_set = FaceSet(pool.name, pool.root, pool.paths, np.zeros(len(pool.paths), np.int64), [])
         t0 = time.perf_counter()
@@ -230,6 +272,9 @@ def evaluate(
         finally:
             bar.close()
         timings[f"embed:{pool.name}"] = time.perf_counter() - t0
+        if not samples_written:
+            _write_samples(out, chip_root, pool.paths, variants, device)
+            samples_written = True
         for protocol, faceset, index in pool.tasks:
             task = score_task(protocol, faceset, index, variants, embs, iqs, emb.info["name"])
             result.rows.extend(task.rows)
@@ -281,4 +326,11 @@ def evaluate(
         },
     }
     result.save(out)
+    if report:
+        from .report import build_report
+
+        t0 = time.perf_counter()
+        build_report([out], out / "report.html", n_boot=n_boot)
+        result.provenance["timings_s"]["report"] = time.perf_counter() - t0
+        result.save(out)
     return result

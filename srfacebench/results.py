@@ -107,4 +107,4 @@ class RunResult:
         wide = df.pivot_table(
             index=["protocol", "model", "scale"], columns="metric", values="shown", aggfunc="first", sort=False
         )
-        return wide.to_string()
+        return wide.fillna("").to_string()

@@ -87,7 +87,9 @@ def celeba_run(data_root, session_cache, tmp_path_factory):
 
 
 def test_celeba_numbers_recompute_and_order(celeba_run):
-    results = {(r["model"], int(r["scale"]), r["metric"]): float(r["value"]) for r in read_csv(celeba_run / "results.csv")}
+    results = {
+        (r["model"], int(r["scale"]), r["metric"]): float(r["value"]) for r in read_csv(celeba_run / "results.csv")
+    }
     probes = defaultdict(list)
     for r in read_csv(celeba_run / "probes.csv"):
         probes[(r["model"], int(r["scale"]))].append(r)

@@ -90,6 +90,15 @@ ADAPTERS = {
     "broken_import_adapter": """
         import a_module_that_does_not_exist_anywhere
     """,
+    "xss_adapter": """
+        import torch.nn.functional as F
+        from srfacebench import ModelInfo
+        def load(scale, device="cpu", **kw):
+            def up(lr):
+                return F.interpolate(lr, scale_factor=scale, mode="bilinear")
+            up.info = ModelInfo(name="<script>alert(1)</script>")
+            return up
+    """,
     "no_info_adapter": """
         def load(scale, device="cpu", **kw):
             return lambda lr: lr

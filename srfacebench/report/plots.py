@@ -1,0 +1,102 @@
+"""Report figures (matplotlib, Agg), returned as base64 PNG data so the HTML is self-contained."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..metrics.verification import roc_curve
+from ..registry import HR
+from .runs import RunSet
+
+__all__ = ["bar_plot", "cmc_plot", "roc_plot"]
+
+
+def _png(fig: plt.Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=96, bbox_inches="tight")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _label(model: str, scale: int) -> str:
+    return "HR" if model == HR else f"{model} x{scale}"
+
+
+def cmc_plot(runs: RunSet, protocol: str, scale: int, include_lr: bool = True) -> str | None:
+    """CMC curves (rank 1..50) of HR and every model at ``scale`` (the paper's Figs. 6-7)."""
+    details = []
+    for run in runs.provenance:
+        with open(f"{run}/results.json", encoding="utf-8") as f:
+            details += [d | {"run": run} for d in json.load(f)["details"] if d.get("protocol") == protocol]
+    curves = {}
+    for d in details:
+        if "cmc" not in d or (d["scale"] not in (1, scale)):
+            continue
+        if d["model"] == "bicubic" and not include_lr:
+            continue
+        if runs.source(protocol, d["model"], d["scale"]) == d["run"]:
+            curves[(d["model"], d["scale"])] = d["cmc"]
+    if not curves:
+        return None
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for (model, s), cmc in curves.items():
+        ax.plot(np.arange(1, len(cmc) + 1), cmc, label=_label(model, s), lw=1.6, ls="--" if model == HR else "-")
+    ax.set_xlabel("rank")
+    ax.set_ylabel("identification rate")
+    ax.set_title(f"{protocol}: CMC at x{scale}" + ("" if include_lr else " (without bicubic)"))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _png(fig)
+
+
+def roc_plot(runs: RunSet, protocol: str, scale: int) -> str | None:
+    pairs = runs.pairs
+    if pairs.empty:
+        return None
+    sub = pairs[(pairs.protocol == protocol) & pairs.scale.isin([1, scale])]
+    if sub.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for (model, s), g in sub.groupby(["model", "scale"], sort=False):
+        if runs.source(protocol, model, int(s)) != g.run.iloc[0]:
+            g = g[g.run == runs.source(protocol, model, int(s))]
+        far, tar, _ = roc_curve(g.distance.to_numpy(float), g.label.to_numpy(int) == 1)
+        ax.plot(np.maximum(far, 1e-4), tar, label=_label(model, int(s)), lw=1.6)
+    ax.set_xscale("log")
+    ax.set_xlabel("false accept rate")
+    ax.set_ylabel("true accept rate")
+    ax.set_title(f"{protocol}: ROC at x{scale}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return _png(fig)
+
+
+def bar_plot(metrics: pd.DataFrame, protocol: str, metric: str) -> str | None:
+    """Bars of one metric for every (model, scale) with 95% bootstrap CI whiskers."""
+    sub = metrics[(metrics.protocol == protocol) & (metrics.metric == metric)]
+    if sub.empty:
+        return None
+    labels = [_label(m, int(s)) for m, s in zip(sub.model, sub.scale, strict=True)]
+    values = sub.value.to_numpy(float)
+    lo = values - sub.ci_low.to_numpy(float)
+    hi = sub.ci_high.to_numpy(float) - values
+    err = np.vstack([np.nan_to_num(lo), np.nan_to_num(hi)])
+    fig, ax = plt.subplots(figsize=(max(3.5, 0.7 * len(labels) + 1.5), 3.2))
+    ax.bar(range(len(values)), values, yerr=err, capsize=4, color="#4c72b0")
+    ax.set_xticks(range(len(values)), labels, rotation=30, ha="right", fontsize=8)
+    finite = values[np.isfinite(values)]
+    if finite.size and metric not in ("fr_loss",):
+        span = finite.max() - finite.min()
+        ax.set_ylim(max(0.0, finite.min() - max(span, 0.01) * 0.8), None)
+    ax.set_title(f"{protocol}: {metric} (95% bootstrap CI)", fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
