@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -54,6 +55,21 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--sort-by", default=None, help="column 'protocol/metric' (default: first protocol's main score)")
     rep.add_argument("--bootstrap", type=int, default=1000, help="resamples (default: %(default)s)")
     rep.add_argument("--seed", type=int, default=0)
+
+    tr = sub.add_parser("train", help="train SRResNet: MSE base, then vanilla and FR-loss fine-tuning")
+    tr.add_argument("--data-root", required=True, help="folder holding celeba/ (the CelebA train split is used)")
+    tr.add_argument("--out", required=True, help="training folder (checkpoints, logs, exported weights)")
+    tr.add_argument("--scale", type=int, default=4)
+    tr.add_argument("--base-steps", type=int, default=2000)
+    tr.add_argument("--finetune-steps", type=int, default=500)
+    tr.add_argument("--batch-size", type=int, default=16)
+    tr.add_argument("--patch", type=int, default=96, help="HR patch size in phase 1 (0 = whole chip)")
+    tr.add_argument("--train-fr", default="dlib-resnet29", help="FR network of the FR loss")
+    tr.add_argument("--fr-bn-mode", choices=["train", "eval"], default="train")
+    tr.add_argument("--checkpoint-every", type=int, default=200)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--device", default="cpu")
+    tr.add_argument("--cache-dir", default=None)
 
     lst = sub.add_parser("list", help="list models, protocols or embedders")
     lst.add_argument("what", choices=["models", "protocols", "embedders"])
@@ -138,6 +154,20 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    from .train import TrainConfig, train
+
+    cfg = TrainConfig(
+        data_root=args.data_root, out=args.out, scale=args.scale, base_steps=args.base_steps,
+        finetune_steps=args.finetune_steps, batch_size=args.batch_size, patch=args.patch, train_fr=args.train_fr,
+        fr_bn_mode=args.fr_bn_mode, checkpoint_every=args.checkpoint_every, seed=args.seed, device=args.device,
+        cache_dir=args.cache_dir,
+    )  # fmt: skip
+    summary = train(cfg)
+    print(json.dumps({k: summary[k] for k in ("base", "vanilla", "fr", "loss_weights")}, indent=1))
+    return 0
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     if args.what == "models":
         from .registry import available_models
@@ -191,6 +221,7 @@ _COMMANDS = {
     "run": _cmd_run,
     "demo": _cmd_demo,
     "report": _cmd_report,
+    "train": _cmd_train,
     "list": _cmd_list,
     "align": _cmd_align,
     "embed": _cmd_embed,

@@ -1,0 +1,349 @@
+"""Two-phase SR training with the FR loss (Abello & Hirata), single process or under torchrun.
+
+Phase 1 ("base"): MSE only, Adam (lr 1e-4). Phase 2, from the base, two branches with the same
+number of steps and the same data order: "vanilla" (MSE) and "fr" (w_mse·MSE + w_fr·FR loss),
+Adam (lr 1e-5). w_mse = 0.5 / MSE₀ and w_fr = 0.5 / FR₀, measured with the base model on the first
+fine-tuning batches, so each term is about half of the loss at the start (logged). The FR
+network (``train_fr``, independent of the evaluation embedder) is frozen; its BatchNorm layers
+run in train mode (the paper's choice) unless ``fr_bn_mode = "eval"``.
+
+Data: the CelebA train split under ``data_root/celeba`` aligned with the library's own
+``align`` (cached), degraded with the library's own bicubic; the last ``val_identities``
+identities (sorted) are held out for model selection. Batches are a pure function of (seed,
+step), so a resumed run, every rank and both branches see exactly the same data.
+
+Scale-out: under ``torchrun`` (``WORLD_SIZE`` > 1) each rank takes a slice of the global batch,
+gradients are averaged by DistributedDataParallel (NCCL on GPUs, gloo on CPU) and BatchNorm
+statistics are synchronised across ranks, so N processes compute what one process computes on
+the global batch.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+
+from .data.chips import ChipDataset, default_cache_dir, ensure_aligned
+from .data.identity import load_celeba
+from .degrade import Degradation
+from .io import atomic_write_bytes, atomic_write_text
+from .losses import FRLoss
+from .registry import load_embedder
+
+__all__ = ["TrainConfig", "train"]
+
+
+@dataclass
+class TrainConfig:
+    data_root: str
+    out: str
+    scale: int = 4
+    base_steps: int = 2000
+    finetune_steps: int = 500
+    batch_size: int = 16
+    patch: int = 96  # HR patch size in phase 1 (0 = whole chip); phase 2 always uses whole chips
+    lr_base: float = 1e-4
+    lr_finetune: float = 1e-5
+    train_fr: str = "dlib-resnet29"
+    fr_bn_mode: str = "train"
+    val_identities: int = 20
+    val_images: int = 64
+    checkpoint_every: int = 200
+    seed: int = 0
+    device: str = "cpu"
+    channels: int = 64
+    blocks: int = 10
+    limit_images: int | None = None  # for tests: use only the first N training chips
+    cache_dir: str | None = None
+
+
+class _SyncBN(nn.BatchNorm2d):
+    """BatchNorm whose batch statistics are summed over all ranks (CPU and GPU, differentiable)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+            return super().forward(x)
+        import warnings
+
+        from torch.distributed.nn.functional import all_reduce
+
+        n = torch.tensor(float(x.shape[0] * x.shape[2] * x.shape[3]), device=x.device)
+        stats = torch.cat([x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3)), n.view(1)])
+        with warnings.catch_warnings():  # the differentiable all_reduce is marked deprecated, not replaced
+            warnings.simplefilter("ignore", FutureWarning)
+            stats = all_reduce(stats)
+        c = x.shape[1]
+        total = stats[-1]
+        mean = stats[:c] / total
+        var = stats[c : 2 * c] / total - mean * mean
+        with torch.no_grad():
+            m = self.momentum if self.momentum is not None else 0.1
+            self.running_mean.mul_(1 - m).add_(m * mean)
+            self.running_var.mul_(1 - m).add_(m * var * total / (total - 1))
+            self.num_batches_tracked.add_(1)
+        y = (x - mean.view(1, -1, 1, 1)) / torch.sqrt(var.view(1, -1, 1, 1) + self.eps)
+        return y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
+
+
+def _sync_bn(module: nn.Module) -> nn.Module:
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d) and not isinstance(child, _SyncBN):
+            new = _SyncBN(child.num_features, child.eps, child.momentum)
+            new.load_state_dict(child.state_dict())
+            setattr(module, name, new)
+        else:
+            _sync_bn(child)
+    return module
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def _load_chips(cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """uint8 N×3×160×160 training and validation chips, split by identity."""
+    fs = load_celeba(Path(cfg.data_root) / "celeba", split="train", images_per_identity=None, min_images=1)
+    cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
+    rank, _ = _world()
+    if rank == 0:
+        chip_root, _ = ensure_aligned(fs, cache, 160, 0.25, progress=True)
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+    chip_root, _ = ensure_aligned(fs, cache, 160, 0.25, progress=False)
+    n_val_ids = min(cfg.val_identities, len(fs.identities) - 1)
+    val_labels = set(range(len(fs.identities) - n_val_ids, len(fs.identities)))
+    train_idx = [i for i, lbl in enumerate(fs.labels.tolist()) if lbl not in val_labels]
+    val_idx = [i for i, lbl in enumerate(fs.labels.tolist()) if lbl in val_labels][: cfg.val_images]
+    if cfg.limit_images is not None:
+        train_idx = train_idx[: cfg.limit_images]
+    ds = ChipDataset(chip_root, fs.paths)
+
+    def stack(idx: list[int]) -> torch.Tensor:
+        return torch.stack([(ds[i][1] * 255).round().to(torch.uint8) for i in idx])
+
+    meta = {"train_images": len(train_idx), "val_images": len(val_idx), "val_identities": n_val_ids,
+            "train_identities": len(fs.identities) - n_val_ids, "chips": str(chip_root)}  # fmt: skip
+    return stack(train_idx), stack(val_idx), meta
+
+
+def _batch(chips: torch.Tensor, cfg: TrainConfig, step: int, patch: int, whole: bool = False) -> torch.Tensor:
+    """This rank's slice (or, ``whole``, all) of the global batch of ``step``: a pure function of
+    (seed, step)."""
+    rng = np.random.default_rng([cfg.seed, step])
+    idx = rng.integers(0, chips.shape[0], cfg.batch_size)
+    size = chips.shape[-1]
+    p = patch if 0 < patch < size else size
+    oy = rng.integers(0, size - p + 1, cfg.batch_size) // cfg.scale * cfg.scale
+    ox = rng.integers(0, size - p + 1, cfg.batch_size) // cfg.scale * cfg.scale
+    rank, world = _world()
+    mine = range(cfg.batch_size) if whole else range(rank, cfg.batch_size, world)
+    hr = torch.stack([chips[idx[k], :, oy[k] : oy[k] + p, ox[k] : ox[k] + p] for k in mine])
+    return hr.float().div_(255.0).to(cfg.device)
+
+
+def _save_ckpt(folder: Path, model: nn.Module, opt: torch.optim.Optimizer, step: int, extra: dict) -> None:
+    import io
+
+    from safetensors.torch import save
+
+    if _world()[0] != 0:
+        return
+    net = model.module if hasattr(model, "module") else model
+    atomic_write_bytes(folder / "model.safetensors", save({k: v.contiguous() for k, v in net.state_dict().items()}))
+    buf = io.BytesIO()
+    torch.save(opt.state_dict(), buf)
+    atomic_write_bytes(folder / "optim.pt", buf.getvalue())
+    atomic_write_text(folder / "state.json", json.dumps({"step": step, **extra}))
+
+
+def _load_ckpt(folder: Path, model: nn.Module, opt: torch.optim.Optimizer | None) -> dict | None:
+    from safetensors.torch import load_file
+
+    if not (folder / "state.json").is_file():
+        return None
+    net = model.module if hasattr(model, "module") else model
+    net.load_state_dict(load_file(str(folder / "model.safetensors")))
+    if opt is not None:
+        opt.load_state_dict(torch.load(folder / "optim.pt", map_location="cpu", weights_only=True))
+    return json.loads((folder / "state.json").read_text())
+
+
+LOG_FIELDS = ["phase", "step", "loss", "mse", "fr", "val_mse", "val_fr", "val_loss"]
+
+
+def _log(path: Path, row: dict[str, Any]) -> None:
+    if _world()[0] != 0:
+        return
+    new = not path.is_file()
+    with path.open("a", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=LOG_FIELDS)
+        if new:
+            w.writeheader()
+        w.writerow(row)
+
+
+def _run_phase(name: str, cfg: TrainConfig, model: nn.Module, chips: torch.Tensor, val: torch.Tensor,
+               steps: int, lr: float, patch: int, fr: FRLoss | None, weights: tuple[float, float],
+               step0: int) -> dict[str, Any]:  # fmt: skip
+    """Train ``model`` for ``steps`` steps; resumable from ``out/name``; returns the phase summary."""
+    folder = Path(cfg.out) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    state = _load_ckpt(folder / "last", model, opt) or {"step": 0, "best_val": float("inf")}
+    degrade = Degradation(cfg.scale)
+    w_mse, w_fr = weights
+    model.train()
+    for step in range(state["step"], steps):
+        hr = _batch(chips, cfg, step0 + step, patch)
+        sr = model(degrade(hr))
+        mse = F.mse_loss(sr, hr)
+        loss = w_mse * mse
+        frl = torch.zeros(())
+        if fr is not None:
+            frl = fr(sr.clamp(0, 1), hr).mean()
+            loss = loss + w_fr * frl
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        logged = torch.stack([loss.detach(), mse.detach(), frl.detach()])
+        if _world()[1] > 1:  # log the global-batch values
+            dist.all_reduce(logged)
+            logged /= _world()[1]
+        row = {
+            "phase": name,
+            "step": step + 1,
+            "loss": logged[0].item(),
+            "mse": logged[1].item(),
+            "fr": logged[2].item(),
+        }
+        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == steps:
+            row |= _validate(model, val, degrade, fr, weights)
+            state["step"] = step + 1
+            if row["val_loss"] < state["best_val"]:
+                state["best_val"] = row["val_loss"]
+                _save_ckpt(folder / "best", model, opt, step + 1, {"val_loss": row["val_loss"]})
+            _save_ckpt(folder / "last", model, opt, step + 1, {"best_val": state["best_val"]})
+            model.train()
+        _log(folder / "losses.csv", row)
+    return {"steps": steps, "best_val_loss": state["best_val"]}
+
+
+@torch.no_grad()
+def _validate(model: nn.Module, val: torch.Tensor, degrade: Degradation, fr: FRLoss | None, w: tuple) -> dict:
+    model.eval()
+    hr = val.float() / 255.0
+    mses, frs = [], []
+    for j in range(0, len(hr), 16):
+        h = hr[j : j + 16].to(next(model.parameters()).device)
+        sr = model(degrade(h)).clamp(0, 1)
+        mses.append(F.mse_loss(sr, h, reduction="none").mean(dim=(1, 2, 3)))
+        if fr is not None:
+            fr.embedder.eval()
+            frs.append(((fr.embedder(sr) - fr.embedder(h)) ** 2).sum(dim=1))
+    mse = torch.cat(mses).mean().item()
+    frv = torch.cat(frs).mean().item() if frs else 0.0
+    return {"val_mse": mse, "val_fr": frv, "val_loss": w[0] * mse + (w[1] * frv if fr is not None else 0.0)}
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    """Run both phases (resuming whatever is already done) and export the two models."""
+    from reference_models.srresnet import SRResNet
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if cfg.device.startswith("cuda") else "gloo")
+    rank, world = _world()
+    if cfg.batch_size % world:
+        raise ValueError(f"batch size {cfg.batch_size} is not divisible by the {world} processes")
+    torch.manual_seed(cfg.seed)
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    chips, val, meta = _load_chips(cfg)
+
+    def make(model: nn.Module) -> nn.Module:
+        model = model.to(cfg.device)
+        if world > 1:
+            model = nn.parallel.DistributedDataParallel(_sync_bn(model))
+        return model
+
+    base = make(SRResNet(cfg.scale, cfg.channels, cfg.blocks))
+    summary: dict[str, Any] = {"config": asdict(cfg), "data": meta, "world_size": world}
+    summary["base"] = _run_phase(
+        "base", cfg, base, chips, val, cfg.base_steps, cfg.lr_base, cfg.patch, None, (1.0, 0.0), 0
+    )
+    base_net = base.module if hasattr(base, "module") else base
+    _barrier()
+    _load_ckpt(out / "base" / "best", base_net, None)
+    fr = FRLoss(load_embedder(cfg.train_fr).to(cfg.device), bn_mode=cfg.fr_bn_mode)  # type: ignore[arg-type]
+    weights = _balance_weights(cfg, base_net, chips, fr)
+    summary["loss_weights"] = {"w_mse": weights[0], "w_fr": weights[1], "train_fr": cfg.train_fr,
+                               "fr_bn_mode": cfg.fr_bn_mode}  # fmt: skip
+    start = cfg.base_steps  # fine-tuning batches follow the base batches in the (seed, step) stream
+    for branch, use_fr in (("vanilla", False), ("fr", True)):
+        model = SRResNet(cfg.scale, cfg.channels, cfg.blocks)
+        model.load_state_dict(base_net.state_dict())
+        model = make(model)
+        summary[branch] = _run_phase(branch, cfg, model, chips, val, cfg.finetune_steps, cfg.lr_finetune, 0,
+                                     fr if use_fr else None, weights if use_fr else (weights[0], 0.0), start)  # fmt: skip
+        net = model.module if hasattr(model, "module") else model
+        _barrier()
+        _load_ckpt(out / branch / "best", net, None)
+        if rank == 0:
+            summary[branch]["export"] = _export(net, out / f"srresnet-{branch}-x{cfg.scale}.safetensors", val, cfg)
+    if rank == 0:
+        atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
+    _barrier()
+    return summary
+
+
+def _barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+@torch.no_grad()
+def _balance_weights(cfg: TrainConfig, model: nn.Module, chips: torch.Tensor, fr: FRLoss) -> tuple[float, float]:
+    """w_mse, w_fr such that each term is 0.5 at the start of fine-tuning (first 4 batches)."""
+    model.eval()
+    degrade = Degradation(cfg.scale)
+    mses, frs = [], []
+    for k in range(4):
+        hr = _batch(chips, cfg, cfg.base_steps + k, 0, whole=True)
+        sr = model(degrade(hr)).clamp(0, 1)
+        mses.append(F.mse_loss(sr, hr).item())
+        frs.append(fr(sr, hr).mean().item())
+    model.train()
+    return 0.5 / max(float(np.mean(mses)), 1e-12), 0.5 / max(float(np.mean(frs)), 1e-12)
+
+
+@torch.no_grad()
+def _export(net: nn.Module, path: Path, val: torch.Tensor, cfg: TrainConfig) -> dict[str, Any]:
+    """Save weights as fp16 when that changes validation PSNR by < 0.01 dB, else fp32."""
+    from safetensors.torch import save
+
+    from .metrics.image import psnr_y
+
+    net.eval()
+    hr = val.float() / 255.0
+    lr = Degradation(cfg.scale)(hr)
+    ref = psnr_y(net(lr).clamp(0, 1), hr, cfg.scale).mean().item()
+    state = net.state_dict()
+    half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
+    net16 = type(net)(cfg.scale, cfg.channels, cfg.blocks)
+    net16.load_state_dict({k: v.float() for k, v in half.items()})
+    net16.eval()
+    drift = abs(psnr_y(net16(lr).clamp(0, 1), hr, cfg.scale).mean().item() - ref)
+    chosen = half if drift < 0.01 else state
+    atomic_write_bytes(path, save({k: v.contiguous() for k, v in chosen.items()}))
+    return {"file": path.name, "dtype": "fp16" if chosen is half else "fp32", "val_psnr_y": ref, "fp16_drift_db": drift}

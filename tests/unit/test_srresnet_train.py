@@ -1,0 +1,106 @@
+"""SRResNet shape contract and the trainer: phases, resume, and 2-process gloo = 1 process."""
+
+import csv
+import os
+import socket
+
+import numpy as np
+import pytest
+import torch
+import torch.multiprocessing as mp
+from PIL import Image
+from safetensors.torch import load_file
+
+from reference_models.srresnet import SRResNet
+from srfacebench.train import TrainConfig, train
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_srresnet_shapes(scale):
+    net = SRResNet(scale, channels=8, blocks=2).eval()
+    assert net(torch.rand(2, 3, 10, 12)).shape == (2, 3, 10 * scale, 12 * scale)
+    assert sum(isinstance(m, torch.nn.PixelShuffle) for m in net.modules()) == int(np.log2(scale))
+    with pytest.raises(ValueError, match="power-of-two"):
+        SRResNet(3)
+
+
+def test_ten_blocks_by_default():
+    net = SRResNet(4)
+    assert len(net.body) == 10
+
+
+@pytest.fixture
+def celeba_tree(tmp_path):
+    root = tmp_path / "data" / "celeba"
+    (root / "img").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    ids, parts = [], []
+    for k in range(12):
+        name = f"{k + 1:06d}.jpg"
+        base = rng.random((1, 1, 3)) * 200
+        img = np.clip(base + rng.normal(0, 20, (160, 160, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(root / "img" / name)
+        ids.append(f"{name} {k % 4 + 1}")
+        parts.append(f"{name} 0")
+    (root / "identity_CelebA.txt").write_text("\n".join(ids) + "\n")
+    (root / "list_eval_partition.txt").write_text("\n".join(parts) + "\n")
+    return tmp_path / "data"
+
+
+def _cfg(data_root, out, cache, **kw):
+    base = dict(data_root=str(data_root), out=str(out), scale=2, base_steps=3, finetune_steps=2, batch_size=4,
+                patch=32, channels=8, blocks=1, val_identities=1, val_images=2, checkpoint_every=2,
+                cache_dir=str(cache), seed=5)  # fmt: skip
+    return TrainConfig(**(base | kw))
+
+
+def test_two_phase_training_exports_and_resumes(celeba_tree, tmp_path):
+    out = tmp_path / "train"
+    summary = train(_cfg(celeba_tree, out, tmp_path / "cache"))
+    w = summary["loss_weights"]
+    assert w["w_mse"] > 0 and w["w_fr"] > 0 and w["fr_bn_mode"] == "train"
+    for branch in ("vanilla", "fr"):
+        state = load_file(str(out / f"srresnet-{branch}-x2.safetensors"))
+        net = SRResNet(2, 8, 1)
+        net.load_state_dict({k: v.float() for k, v in state.items()})
+        assert (out / branch / "losses.csv").read_text().count("\n") == 3  # header + 2 steps
+    # A rerun finds every phase finished: nothing is trained again, the weights are unchanged.
+    before = (out / "srresnet-fr-x2.safetensors").read_bytes()
+    train(_cfg(celeba_tree, out, tmp_path / "cache"))
+    assert (out / "srresnet-fr-x2.safetensors").read_bytes() == before
+    assert (out / "base" / "losses.csv").read_text().count("\n") == 4
+
+
+def _worker(rank, cfg, port):
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE="2",
+                      LOCAL_RANK=str(rank))  # fmt: skip
+    torch.set_num_threads(1)
+    train(cfg)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_two_gloo_processes_match_one_process(celeba_tree, tmp_path):
+    cache = tmp_path / "cache"
+    single = _cfg(celeba_tree, tmp_path / "single", cache)
+    train(single)  # also fills the alignment cache before the workers start
+    double = _cfg(celeba_tree, tmp_path / "double", cache)
+    mp.spawn(_worker, args=(double, _free_port()), nprocs=2, join=True)
+    for name in ("base/last/model.safetensors", "vanilla/last/model.safetensors", "fr/last/model.safetensors"):
+        a = load_file(str(tmp_path / "single" / name))
+        b = load_file(str(tmp_path / "double" / name))
+        assert a.keys() == b.keys()
+        for k in a:
+            torch.testing.assert_close(a[k], b[k], atol=2e-5, rtol=1e-4, msg=f"{name}: {k}")
+    for phase in ("base", "vanilla", "fr"):  # global-batch losses and validation, step by step
+        rows_a = list(csv.DictReader((tmp_path / "single" / phase / "losses.csv").open()))
+        rows_b = list(csv.DictReader((tmp_path / "double" / phase / "losses.csv").open()))
+        assert len(rows_a) == len(rows_b)
+        for ra, rb in zip(rows_a, rows_b, strict=True):
+            for key in ("loss", "mse", "fr", "val_loss"):
+                if ra[key]:
+                    assert float(rb[key]) == pytest.approx(float(ra[key]), rel=1e-4, abs=1e-7), (phase, key)
