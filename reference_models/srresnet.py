@@ -53,7 +53,7 @@ class SRResNet(nn.Module):
 
     def __init__(self, scale: int = 4, channels: int = 64, blocks: int = 10) -> None:
         super().__init__()
-        stages = int(round(math.log2(scale)))
+        stages = round(math.log2(scale))
         if scale < 2 or 2**stages != scale:
             raise ValueError(f"SRResNet needs a power-of-two scale >= 2, got {scale}")
         self.scale = scale

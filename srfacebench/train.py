@@ -294,8 +294,10 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         model = SRResNet(cfg.scale, cfg.channels, cfg.blocks)
         model.load_state_dict(base_net.state_dict())
         model = make(model)
-        summary[branch] = _run_phase(branch, cfg, model, chips, val, cfg.finetune_steps, cfg.lr_finetune, 0,
-                                     fr if use_fr else None, weights if use_fr else (weights[0], 0.0), start)  # fmt: skip
+        branch_fr, branch_w = (fr, weights) if use_fr else (None, (weights[0], 0.0))
+        summary[branch] = _run_phase(
+            branch, cfg, model, chips, val, cfg.finetune_steps, cfg.lr_finetune, 0, branch_fr, branch_w, start
+        )
         net = model.module if hasattr(model, "module") else model
         _barrier()
         _load_ckpt(out / branch / "best", net, None)
