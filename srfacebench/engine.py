@@ -36,7 +36,7 @@ from .io import atomic_write_bytes, atomic_write_text
 from .protocols import Protocol, load_protocol
 from .registry import HR, ModelRef, load_embedder, resolve_models
 from .results import RunResult
-from .streaming import Embedder, Variant, check_sr_output, stream_pool
+from .streaming import Embedder, Variant, stream_pool, super_resolve
 from .tasks import IMAGES_HEADER, PAIRS_HEADER, PROBES_HEADER, csv_text, score_task
 
 __all__ = ["evaluate", "load_dataset"]
@@ -141,8 +141,7 @@ def _write_samples(out: Path, chip_root: Path, paths: list[str], variants: list[
         for j, i in enumerate(picks):
             save(lr[j], f"lr-x{scale}-{j}.png", model="lr", scale=scale, kind="lr", image=paths[i])
             for k, v in enumerate(w for w in variants if w.scale == scale):
-                with torch.inference_mode():
-                    sr = check_sr_output(v.resolver(lr[j : j + 1]), lr[j : j + 1], scale, v.model)
+                sr = super_resolve(v, lr[j : j + 1])
                 save(sr[0], f"sr-x{scale}-m{k}-{j}.png", model=v.model, scale=scale, kind="sr", image=paths[i])
     # The HR chips appear in the grid of every scale.
     scales = sorted({v.scale for v in variants if not v.is_hr})

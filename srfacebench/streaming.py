@@ -26,7 +26,7 @@ from .io import atomic_save_npy
 from .metrics.image import psnr_y, ssim_y
 from .resolver import SuperResolver
 
-__all__ = ["SHARD", "Embedder", "Variant", "stream_pool"]
+__all__ = ["SHARD", "Embedder", "Variant", "check_sr_output", "stream_pool", "super_resolve"]
 
 SHARD = 512
 
@@ -69,7 +69,8 @@ def check_sr_output(sr: object, lr: torch.Tensor, scale: int, name: str) -> torc
     return sr.float().clamp(0.0, 1.0)
 
 
-def _super_resolve(v: Variant, lr: torch.Tensor) -> torch.Tensor:
+def super_resolve(v: Variant, lr: torch.Tensor) -> torch.Tensor:
+    """Run a variant's model on a batch, naming the model in any failure; output clamped."""
     assert v.resolver is not None
     try:
         with torch.inference_mode():
@@ -134,7 +135,7 @@ def stream_pool(
                 img = hr
                 iq = np.full((len(hr), 2), np.nan)
             else:
-                img = _super_resolve(v, lrs[v.scale])
+                img = super_resolve(v, lrs[v.scale])
                 iq = torch.stack([psnr_y(img, hr, v.scale), ssim_y(img, hr, v.scale)], 1).cpu().numpy()
             emb_acc.setdefault(v.key, []).append(embedder(img))
             iq_acc.setdefault(v.key, []).append(iq)

@@ -17,6 +17,7 @@ from ..errors import DataError
 from ..io import sha256_file
 from .align import list_images
 from .faceset import FaceSet
+from .images import check_present
 
 __all__ = ["CELEBA_SPLITS", "load_celeba", "load_identity_folder", "select_identities"]
 
@@ -50,11 +51,7 @@ def _faceset(name: str, root: Path, chosen: dict[str, list[str]], checksums: dic
     for k, ident in enumerate(chosen):
         paths += chosen[ident]
         labels += [k] * len(chosen[ident])
-    missing = [p for p in paths if not (root / p).is_file()]
-    if missing:
-        shown = "\n  ".join(str(root / p) for p in missing[:20])
-        more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
-        raise DataError(f"{root}: {len(missing)} listed image(s) missing:\n  {shown}{more}")
+    check_present(root, paths, str(root))
     return FaceSet(name, root, paths, np.asarray(labels, np.int64), list(chosen), None, checksums)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import DataError
 from ..io import sha256_file
 from .faceset import FaceSet, Pairs
+from .images import check_present
 
 __all__ = ["load_lfw_pairs", "parse_pairs_file"]
 
@@ -125,11 +126,7 @@ def load_lfw_pairs(
         b.append(add(n2, j))
         same.append(s)
         fold.append(f)
-    missing = [p for p in paths if not (img_root / p).is_file()]
-    if missing:
-        shown = "\n  ".join(str(img_root / p) for p in missing[:20])
-        more = f"\n  ... and {len(missing) - 20} more" if len(missing) > 20 else ""
-        raise DataError(f"{pairs_path}: {len(missing)} referenced image(s) missing:\n  {shown}{more}")
+    check_present(img_root, paths, str(pairs_path))
     return FaceSet(
         name=name,
         root=img_root,

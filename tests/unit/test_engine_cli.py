@@ -103,7 +103,7 @@ def test_missing_image_and_malformed_line(tiny_data, base_args, tmp_path, capsys
     data_root, _ = tiny_data
     (data_root / "tiny" / "imgs" / "Cid_C" / "Cid_C_0001.jpg").unlink()
     code, _, err = run_cli([*base_args, "--out", str(tmp_path / "o")], capsys)
-    assert code == 2 and "1 referenced image(s) missing" in err and "Cid_C_0001.jpg" in err
+    assert code == 2 and "1 listed image(s) missing" in err and "Cid_C_0001.jpg" in err
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can write into read-only folders")

@@ -52,5 +52,5 @@ def test_missing_images_listed_together(tiny_data):
     data_root, _ = tiny_data
     (data_root / "tiny" / "imgs" / "Ann_A" / "Ann_A_0001.jpg").unlink()
     (data_root / "tiny" / "imgs" / "Dee_D" / "Dee_D_0002.jpg").unlink()
-    with pytest.raises(DataError, match=r"2 referenced image\(s\) missing:(.|\n)*Ann_A_0001.jpg(.|\n)*Dee_D_0002.jpg"):
+    with pytest.raises(DataError, match=r"2 listed image\(s\) missing:(.|\n)*Ann_A_0001.jpg(.|\n)*Dee_D_0002.jpg"):
         load_lfw_pairs(data_root / "tiny", images="imgs")

@@ -1,0 +1,40 @@
+"""check_resolver on every built-in adapter, and on models that break each rule."""
+
+import pytest
+import torch
+
+from srfacebench import ModelInfo
+from srfacebench.registry import resolve_models
+from srfacebench.testing import check_resolver
+
+
+@pytest.mark.parametrize("spec", ["bicubic", "adapters.bicubic", "adapters.template"])
+@pytest.mark.parametrize("scale", [2, 4, 8])
+def test_builtin_adapters_conform(spec, scale):
+    for ref in resolve_models(spec):
+        check_resolver(ref.load(scale), scale)
+
+
+def _model(fn, name="bad"):
+    fn.info = ModelInfo(name=name)
+    return fn
+
+
+@pytest.mark.parametrize(
+    ("fn", "message"),
+    [
+        (lambda lr: lr, "expected"),
+        (lambda lr: torch.nn.functional.interpolate(lr, scale_factor=2) * 3, "outside"),
+        (lambda lr: torch.nn.functional.interpolate(lr, scale_factor=2) * torch.nan, "NaN"),
+        (lambda lr: torch.nn.functional.interpolate(lr, scale_factor=2) * 0 + torch.rand(1).item(), "deterministic"),
+        (lambda lr: torch.nn.functional.interpolate(lr, scale_factor=2) * 0 + lr.mean() * 0.5, "depend on the batch"),
+    ],
+)
+def test_each_rule_fails_clearly(fn, message):
+    with pytest.raises(AssertionError, match=message):
+        check_resolver(_model(fn), 2)
+
+
+def test_info_is_required():
+    with pytest.raises(AssertionError, match="ModelInfo"):
+        check_resolver(lambda lr: lr, 2)
