@@ -23,7 +23,7 @@ from .data.chips import ChipDataset
 from .degrade import Degradation
 from .errors import ModelError, SrfacebenchError
 from .io import atomic_save_npy
-from .metrics.image import psnr_y, ssim_y
+from .metrics.image import psnr_ssim_y
 from .resolver import SuperResolver
 
 __all__ = ["SHARD", "Embedder", "Variant", "check_sr_output", "stream_pool", "super_resolve"]
@@ -136,7 +136,7 @@ def stream_pool(
                 iq = np.full((len(hr), 2), np.nan)
             else:
                 img = super_resolve(v, lrs[v.scale])
-                iq = torch.stack([psnr_y(img, hr, v.scale), ssim_y(img, hr, v.scale)], 1).cpu().numpy()
+                iq = torch.stack(psnr_ssim_y(img, hr, v.scale), 1).cpu().numpy()
             emb_acc.setdefault(v.key, []).append(embedder(img))
             iq_acc.setdefault(v.key, []).append(iq)
             name = f"{v.model}@x{v.scale}"

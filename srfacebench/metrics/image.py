@@ -12,7 +12,9 @@ Conventions (the SR literature's, as in SRCNN/ESPCN/BasicSR):
   use_sample_covariance=False, data_range=255)``.
 
 Example:
-    >>> import torch
+    >>> from functools import lru_cache
+
+import torch
     >>> hr = torch.rand(2, 3, 32, 32, dtype=torch.float64)
     >>> psnr_y(hr, hr, crop_border=4).tolist()
     [inf, inf]
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["psnr_y", "rgb_to_y", "ssim_y"]
+__all__ = ["psnr_ssim_y", "psnr_y", "rgb_to_y", "ssim_y"]
 
 _BT601 = (65.481, 128.553, 24.966)
 
@@ -49,9 +51,18 @@ def _prepare(sr: torch.Tensor, hr: torch.Tensor, crop_border: int) -> tuple[torc
 
 def psnr_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> torch.Tensor:
     """Per-image PSNR (dB) on Y between two B×3×H×W batches in [0, 1]; float64, shape (B,)."""
-    ys, yh = _prepare(sr, hr, crop_border)
+    return _psnr(*_prepare(sr, hr, crop_border))
+
+
+def _psnr(ys: torch.Tensor, yh: torch.Tensor) -> torch.Tensor:
     mse = ((ys - yh) ** 2).mean(dim=(1, 2))
     return 10.0 * torch.log10(255.0**2 / mse)
+
+
+def psnr_ssim_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(psnr_y, ssim_y)`` with one Y conversion of each batch (what the engine uses)."""
+    ys, yh = _prepare(sr, hr, crop_border)
+    return _psnr(ys, yh), _ssim(ys, yh)
 
 
 def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -60,8 +71,10 @@ def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     return g / g.sum()
 
 
-def _valid_filter_matrix(n: int, g: torch.Tensor) -> torch.Tensor:
-    """(n - k + 1) × n matrix applying the 1-D filter ``g`` over the valid region."""
+@lru_cache(maxsize=16)
+def _valid_filter_matrix(n: int) -> torch.Tensor:
+    """(n - 10) × n float32 matrix applying the 11-tap Gaussian over the valid region."""
+    g = _gaussian_1d().to(torch.float32)
     k = g.numel()
     m = torch.zeros(n - k + 1, n, dtype=g.dtype)
     for i in range(n - k + 1):
@@ -75,12 +88,14 @@ def ssim_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> torch.Te
     The Gaussian filtering runs as two banded matrix products in float32 on Y − 128 (centring
     keeps E[x²] − μ² accurate); the result is within 2e-7 of a float64 computation.
     """
-    ys, yh = _prepare(sr, hr, crop_border)
+    return _ssim(*_prepare(sr, hr, crop_border))
+
+
+def _ssim(ys: torch.Tensor, yh: torch.Tensor) -> torch.Tensor:
     h, w = ys.shape[-2:]
     if min(h, w) < 11:
         raise ValueError(f"SSIM needs at least 11×11 pixels after cropping, got {(h, w)}")
-    g = _gaussian_1d().to(torch.float32)
-    fh, fw = _valid_filter_matrix(h, g).to(ys.device), _valid_filter_matrix(w, g).to(ys.device)
+    fh, fw = _valid_filter_matrix(h).to(ys.device), _valid_filter_matrix(w).to(ys.device)
     x, y = (ys - 128.0).float(), (yh - 128.0).float()
     mu_x, mu_y, xx, yy, xy = fh @ torch.stack([x, y, x * x, y * y, x * y]) @ fw.T
     var_x, var_y, cov = xx - mu_x * mu_x, yy - mu_y * mu_y, xy - mu_x * mu_y

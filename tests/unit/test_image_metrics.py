@@ -5,7 +5,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from srfacebench.metrics.image import psnr_y, rgb_to_y, ssim_y
+from srfacebench.metrics.image import psnr_ssim_y, psnr_y, rgb_to_y, ssim_y
 
 TOL = 1e-4  # the bar; float64 gives ~1e-12 in practice
 
@@ -62,3 +62,10 @@ def test_identical_and_errors():
         psnr_y(x, x[..., :20])
     with pytest.raises(ValueError, match="at least 11×11"):
         ssim_y(x, x, crop_border=8)
+
+
+def test_combined_equals_separate(batch):
+    sr, hr = batch
+    p, s = psnr_ssim_y(sr, hr, 4)
+    torch.testing.assert_close(p, psnr_y(sr, hr, 4))
+    torch.testing.assert_close(s, ssim_y(sr, hr, 4))
