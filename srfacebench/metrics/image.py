@@ -14,6 +14,8 @@ Conventions (the SR literature's, as in SRCNN/ESPCN/BasicSR):
 Example:
     >>> from functools import lru_cache
 
+from functools import lru_cache
+
 import torch
     >>> hr = torch.rand(2, 3, 32, 32, dtype=torch.float64)
     >>> psnr_y(hr, hr, crop_border=4).tolist()
@@ -21,6 +23,8 @@ import torch
 """
 
 from __future__ import annotations
+
+from functools import lru_cache
 
 import torch
 
