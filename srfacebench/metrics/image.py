@@ -12,11 +12,7 @@ Conventions (the SR literature's, as in SRCNN/ESPCN/BasicSR):
   use_sample_covariance=False, data_range=255)``.
 
 Example:
-    >>> from functools import lru_cache
-
-from functools import lru_cache
-
-import torch
+    >>> import torch
     >>> hr = torch.rand(2, 3, 32, 32, dtype=torch.float64)
     >>> psnr_y(hr, hr, crop_border=4).tolist()
     [inf, inf]
