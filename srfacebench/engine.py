@@ -11,7 +11,6 @@ protocol is then scored from the pool's arrays (:mod:`srfacebench.tasks`).
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import platform
 import subprocess
@@ -32,7 +31,7 @@ from .data.identity import load_celeba, load_identity_folder
 from .data.lfw import load_lfw_pairs
 from .degrade import Degradation
 from .errors import DataError, ModelError, ProtocolError, SrfacebenchError
-from .io import atomic_write_bytes, atomic_write_text
+from .io import atomic_write_bytes, atomic_write_text, png_bytes
 from .protocols import Protocol, load_protocol
 from .registry import HR, ModelRef, load_embedder, resolve_models
 from .results import RunResult
@@ -119,8 +118,6 @@ N_SAMPLES = 4
 
 def _write_samples(out: Path, chip_root: Path, paths: list[str], variants: list[Variant], device: str) -> None:
     """PNG faces of the first ``N_SAMPLES`` pool images: HR, LR per scale, each SR (for reports)."""
-    from PIL import Image
-
     folder = out / "samples"
     folder.mkdir(parents=True, exist_ok=True)
     picks = list(range(min(N_SAMPLES, len(paths))))
@@ -129,9 +126,7 @@ def _write_samples(out: Path, chip_root: Path, paths: list[str], variants: list[
 
     def save(img: torch.Tensor, name: str, **meta: Any) -> None:
         arr = (img.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-        buf = io.BytesIO()
-        Image.fromarray(arr).save(buf, format="PNG")
-        atomic_write_bytes(folder / name, buf.getvalue())
+        atomic_write_bytes(folder / name, png_bytes(arr))
         entries.append({"file": name, **meta})
 
     for j, i in enumerate(picks):

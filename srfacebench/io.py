@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_text", "sha256_file"]
+__all__ = ["atomic_save_npy", "atomic_write_bytes", "atomic_write_text", "png_bytes", "sha256_file"]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
@@ -46,3 +46,14 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    """Lossless PNG encoding of an H×W×3 uint8 array."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="PNG")
+    return buf.getvalue()

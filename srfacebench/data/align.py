@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from ..errors import DataError
-from ..io import atomic_write_bytes, atomic_write_text
+from ..io import atomic_write_bytes, atomic_write_text, png_bytes
 from .images import read_rgb
 
 __all__ = ["FALLBACK_BOX", "AlignResult", "Aligner", "align_files", "align_folder"]
@@ -101,17 +100,8 @@ def _align_one(job: tuple[str, str]) -> AlignResult:
     assert _WORKER is not None
     img = read_rgb(src)
     chip, status, n = _WORKER.align(img)
-    buf = _png_bytes(chip)
-    atomic_write_bytes(Path(dst), buf)
+    atomic_write_bytes(Path(dst), png_bytes(chip))
     return AlignResult(src, status, n)
-
-
-def _png_bytes(chip: np.ndarray) -> bytes:
-    import io
-
-    out = io.BytesIO()
-    Image.fromarray(chip).save(out, format="PNG")
-    return out.getvalue()
 
 
 def chip_name(rel: str) -> str:
