@@ -3,7 +3,8 @@
 Conventions (the SR literature's, as in SRCNN/ESPCN/BasicSR):
 
 * Y = 16 + 65.481·R + 128.553·G + 24.966·B from RGB in [0, 1] (ITU-R BT.601, range [16, 235]),
-  computed in float64 without rounding; data range 255.
+  without rounding; data range 255. PSNR takes Y(SR) − Y(HR) from the RGB difference and averages
+  its square in float64; SSIM works on Y − 128 in float32 (see :func:`ssim_y`).
 * ``crop_border`` pixels are removed from every side before measuring (``scale`` by convention).
 * PSNR = 10·log10(255² / MSE); identical images give +inf.
 * SSIM (Wang et al. 2004): 11×11 Gaussian window (σ = 1.5), K1 = 0.01, K2 = 0.03, population
@@ -37,32 +38,41 @@ def rgb_to_y(x: torch.Tensor) -> torch.Tensor:
     return 16.0 + _BT601[0] * x[:, 0] + _BT601[1] * x[:, 1] + _BT601[2] * x[:, 2]
 
 
-def _prepare(sr: torch.Tensor, hr: torch.Tensor, crop_border: int) -> tuple[torch.Tensor, torch.Tensor]:
+def _check(sr: torch.Tensor, hr: torch.Tensor, crop_border: int) -> tuple[torch.Tensor, torch.Tensor]:
     if sr.shape != hr.shape:
         raise ValueError(f"SR and HR shapes differ: SR {tuple(sr.shape)} vs HR {tuple(hr.shape)}")
-    ys, yh = rgb_to_y(sr), rgb_to_y(hr)
+    if sr.ndim != 4 or sr.shape[1] != 3:
+        raise ValueError(f"expected B×3×H×W RGB batches, got shape {tuple(sr.shape)}")
     if crop_border:
-        if 2 * crop_border >= min(ys.shape[-2:]):
-            raise ValueError(f"crop_border {crop_border} leaves nothing of a {tuple(ys.shape[-2:])} image")
-        ys = ys[:, crop_border:-crop_border, crop_border:-crop_border]
-        yh = yh[:, crop_border:-crop_border, crop_border:-crop_border]
-    return ys, yh
+        if 2 * crop_border >= min(sr.shape[-2:]):
+            raise ValueError(f"crop_border {crop_border} leaves nothing of a {tuple(sr.shape[-2:])} image")
+        c = crop_border
+        sr, hr = sr[..., c:-c, c:-c], hr[..., c:-c, c:-c]
+    return sr, hr
+
+
+def _y_offset(x: torch.Tensor, offset: float) -> torch.Tensor:
+    """Y − ``offset`` in float32 (the BT.601 weights applied to RGB in [0, 1])."""
+    x = x.float()
+    return (16.0 - offset) + _BT601[0] * x[:, 0] + _BT601[1] * x[:, 1] + _BT601[2] * x[:, 2]
+
+
+def _psnr(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    # Y(SR) − Y(HR) from the RGB difference (the offset 16 cancels), squared and averaged in float64.
+    d = _y_offset(sr - hr, 16.0)
+    mse = (d * d).double().mean(dim=(1, 2))
+    return 10.0 * torch.log10(255.0**2 / mse)
 
 
 def psnr_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> torch.Tensor:
     """Per-image PSNR (dB) on Y between two B×3×H×W batches in [0, 1]; float64, shape (B,)."""
-    return _psnr(*_prepare(sr, hr, crop_border))
-
-
-def _psnr(ys: torch.Tensor, yh: torch.Tensor) -> torch.Tensor:
-    mse = ((ys - yh) ** 2).mean(dim=(1, 2))
-    return 10.0 * torch.log10(255.0**2 / mse)
+    return _psnr(*_check(sr, hr, crop_border))
 
 
 def psnr_ssim_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(psnr_y, ssim_y)`` with one Y conversion of each batch (what the engine uses)."""
-    ys, yh = _prepare(sr, hr, crop_border)
-    return _psnr(ys, yh), _ssim(ys, yh)
+    """``(psnr_y, ssim_y)`` of one batch pair (what the engine uses)."""
+    sr, hr = _check(sr, hr, crop_border)
+    return _psnr(sr, hr), _ssim(sr, hr)
 
 
 def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -85,18 +95,18 @@ def _valid_filter_matrix(n: int) -> torch.Tensor:
 def ssim_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> torch.Tensor:
     """Per-image SSIM on Y (see module conventions); shape (B,), float64.
 
-    The Gaussian filtering runs as two banded matrix products in float32 on Y − 128 (centring
-    keeps E[x²] − μ² accurate); the result is within 2e-7 of a float64 computation.
+    Y − 128 is computed and Gaussian-filtered (two banded matrix products) in float32; the
+    centring keeps E[x²] − μ² accurate, and the result is within 2e-7 of a float64 computation.
     """
-    return _ssim(*_prepare(sr, hr, crop_border))
+    return _ssim(*_check(sr, hr, crop_border))
 
 
-def _ssim(ys: torch.Tensor, yh: torch.Tensor) -> torch.Tensor:
-    h, w = ys.shape[-2:]
+def _ssim(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    h, w = sr.shape[-2:]
     if min(h, w) < 11:
         raise ValueError(f"SSIM needs at least 11×11 pixels after cropping, got {(h, w)}")
-    fh, fw = _valid_filter_matrix(h).to(ys.device), _valid_filter_matrix(w).to(ys.device)
-    x, y = (ys - 128.0).float(), (yh - 128.0).float()
+    fh, fw = _valid_filter_matrix(h).to(sr.device), _valid_filter_matrix(w).to(sr.device)
+    x, y = _y_offset(sr, 128.0), _y_offset(hr, 128.0)
     mu_x, mu_y, xx, yy, xy = fh @ torch.stack([x, y, x * x, y * y, x * y]) @ fw.T
     var_x, var_y, cov = xx - mu_x * mu_x, yy - mu_y * mu_y, xy - mu_x * mu_y
     mu_x, mu_y = mu_x + 128.0, mu_y + 128.0
