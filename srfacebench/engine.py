@@ -33,7 +33,7 @@ from .degrade import Degradation
 from .errors import DataError, ModelError, ProtocolError, SrfacebenchError
 from .io import atomic_write_bytes, atomic_write_text, png_bytes
 from .protocols import Protocol, load_protocol
-from .registry import HR, ModelRef, load_embedder, resolve_models
+from .registry import HR, ModelRef, load_embedder, python_model_ref, resolve_models
 from .results import RunResult
 from .streaming import Embedder, Variant, stream_pool, super_resolve
 from .tasks import IMAGES_HEADER, PAIRS_HEADER, PROBES_HEADER, csv_text, score_task
@@ -156,7 +156,7 @@ def _prepare_out(out: Path) -> None:
 
 
 def evaluate(
-    models: Sequence[str],
+    models: Sequence[str | Any],
     protocols: Sequence[str | Protocol],
     scales: Sequence[int],
     out: str | Path,
@@ -180,7 +180,9 @@ def evaluate(
     image folder share one pool: each image is aligned, super-resolved and embedded once.
 
     Args:
-        models: model specs (``bicubic``, ``adapters.mymodel``, ``pkg.mod:name``, an entry point).
+        models: model specs (``bicubic``, ``adapters.mymodel``, ``pkg.mod:name``, an entry point),
+            or Python objects: a SuperResolver (used at every scale) or a loader
+            ``(scale, device) -> SuperResolver``.
         protocols: protocol names, ``.toml`` paths or :class:`Protocol` objects.
         scales: integer down-sampling factors, e.g. ``[4, 8]``.
         out: output folder: ``results.csv``, ``results.json``, ``pairs.csv`` (verification),
@@ -206,7 +208,7 @@ def evaluate(
         raise ProtocolError(f"a protocol is named twice: {[p.name for p in specs]}")
     refs: list[ModelRef] = []
     for m in ["bicubic", *models]:
-        for ref in resolve_models(m):
+        for ref in resolve_models(m) if isinstance(m, str) else [python_model_ref(m)]:
             if not ref.is_hr and all(r.spec != ref.spec for r in refs):
                 refs.append(ref)
     if data_root is None:

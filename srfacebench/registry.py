@@ -25,6 +25,7 @@ __all__ = [
     "available_embedders",
     "available_models",
     "load_embedder",
+    "python_model_ref",
     "register_model",
     "resolve_models",
 ]
@@ -69,6 +70,16 @@ class ModelRef:
             return check_model_object(model, f"model {self.spec!r} ({self.origin})")
         except TypeError as e:
             raise ModelError(str(e)) from None
+
+
+def python_model_ref(obj: Any) -> ModelRef:
+    """A model given as a Python object: a SuperResolver (any scale) or a ``(scale, device)`` loader."""
+    if not callable(obj):
+        raise ModelError(f"model {obj!r} is neither a name, a SuperResolver nor a loader")
+    if hasattr(obj, "info"):
+        spec = f"python:{getattr(obj.info, 'name', repr(obj))}"
+        return ModelRef(spec, "Python object", lambda scale, device="cpu", **kw: obj)
+    return ModelRef(f"python:{getattr(obj, '__qualname__', repr(obj))}", "Python loader", obj)
 
 
 def register_model(name: str, loader: Loader) -> None:

@@ -140,3 +140,26 @@ def test_list(capsys):
     assert "dlib-resnet29" in capsys.readouterr().out
     assert main(["list", "models"]) == 0
     assert "bicubic" in capsys.readouterr().out
+
+
+def test_models_as_python_objects(tiny_data, tmp_path):
+    import torch.nn.functional as F
+
+    from srfacebench import ModelInfo
+
+    def up(lr):
+        return F.interpolate(lr, scale_factor=4, mode="nearest")
+
+    up.info = ModelInfo(name="python-nearest")
+
+    def loader(scale, device="cpu"):
+        def f(lr):
+            return F.interpolate(lr, scale_factor=scale, mode="bilinear")
+
+        f.info = ModelInfo(name="python-bilinear")
+        return f
+
+    data_root, proto = tiny_data
+    res = evaluate([up, loader], [str(proto)], [4], tmp_path / "o", data_root=data_root,
+                   cache_dir=tmp_path / "cache", progress=False, report=False)  # fmt: skip
+    assert {r.model for r in res.rows} == {"hr", "bicubic", "python-nearest", "python-bilinear"}

@@ -65,3 +65,16 @@ def test_entry_point(monkeypatch, adapters_path):
     assert ref.origin == "entry point good_adapter"
     assert ref.load(2).info.name == "nearest-test"
     assert "ep-model" in registry.available_models()
+
+
+def test_register_model_from_python():
+    from srfacebench.resolver import BicubicUpsampler
+
+    registry.register_model("my-bicubic", lambda scale, device="cpu", **kw: BicubicUpsampler(scale))
+    try:
+        (ref,) = resolve_models("my-bicubic")
+        assert ref.origin == "built-in" and ref.load(2).info.name == "bicubic"
+        with pytest.raises(ValueError, match="already registered"):
+            registry.register_model("my-bicubic", lambda scale, device="cpu": None)
+    finally:
+        registry._BUILTIN_MODELS.pop("my-bicubic", None)
