@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 
 import matplotlib
 
@@ -33,13 +32,9 @@ def _label(model: str, scale: int) -> str:
 
 def cmc_plot(runs: RunSet, protocol: str, scale: int, include_lr: bool = True) -> str | None:
     """CMC curves (rank 1..50) of HR and every model at ``scale`` (the paper's Figs. 6-7)."""
-    details = []
-    for run in runs.provenance:
-        with open(f"{run}/results.json", encoding="utf-8") as f:
-            details += [d | {"run": run} for d in json.load(f)["details"] if d.get("protocol") == protocol]
     curves = {}
-    for d in details:
-        if "cmc" not in d or (d["scale"] not in (1, scale)):
+    for d in runs.details:
+        if d.get("protocol") != protocol or "cmc" not in d or d["scale"] not in (1, scale):
             continue
         if d["model"] == "bicubic" and not include_lr:
             continue

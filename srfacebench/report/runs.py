@@ -35,6 +35,7 @@ class RunSet:
     protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     samples: dict[str, Path] = field(default_factory=dict)
+    details: list[dict[str, Any]] = field(default_factory=list)  # results.json details, with "run"
 
     def source(self, protocol: str, model: str, scale: int) -> str:
         """The run folder whose numbers (and per-item data) stand for this variant."""
@@ -68,6 +69,7 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
     protocols: dict[str, dict[str, Any]] = {}
     provenance: dict[str, dict[str, Any]] = {}
     samples: dict[str, Path] = {}
+    details: list[dict[str, Any]] = []
     for d in run_dirs:
         d = Path(d)
         if not (d / "results.json").is_file():
@@ -81,6 +83,7 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
         df.insert(0, "run", run)
         frames.append(df)
         provenance[run] = res.provenance
+        details += [dict(x, run=run) for x in res.details]
         for p in res.provenance.get("protocols", []):
             known = protocols.get(p["name"])
             if known is not None and known.get("version") != p.get("version"):
@@ -112,4 +115,5 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
         protocols=protocols,
         provenance=provenance,
         samples=samples,
+        details=details,
     )

@@ -82,7 +82,8 @@ def celeba_run(data_root, session_cache, tmp_path_factory):
     proto = tmp / "celeba-train-identification.toml"
     proto.write_text(CELEBA_TRAIN)
     out = tmp / "out"
-    evaluate(["bicubic"], [str(proto)], [4, 8], out, data_root=data_root, cache_dir=session_cache, progress=False)
+    evaluate(["bicubic", "adapters.template"], [str(proto)], [4, 8], out, data_root=data_root,
+             cache_dir=session_cache, progress=False)  # fmt: skip
     return out
 
 
@@ -115,6 +116,9 @@ def test_celeba_numbers_recompute_and_order(celeba_run):
     assert results[("bicubic", 4, "psnr_y")] > results[("bicubic", 8, "psnr_y")]
     assert results[("bicubic", 4, "fr_loss")] < results[("bicubic", 8, "fr_loss")]
     assert ("hr", 1, "psnr_y") not in results  # documented: PSNR of HR against itself is omitted
+    html = (celeba_run / "report.html").read_text()
+    assert "celeba-train-identification: CMC curves" in html and "McNemar exact" in html
+    assert html.count("data:image/png;base64,") >= 4 + 9  # 2 CMC plots per scale, metric bars
 
 
 def test_kill_and_resume_gives_identical_results(data_root, session_cache, tmp_path, celeba_run):
