@@ -29,14 +29,20 @@ def test_y_by_hand():
     assert rgb_to_y(black).item() == pytest.approx(16.0)
 
 
-@pytest.mark.parametrize("crop", [0, 4])
-def test_psnr_matches_skimage(batch, crop):
-    sr, hr = batch
-    ours = psnr_y(sr, hr, crop_border=crop).numpy()
+def y_pairs(sr, hr, crop):
+    """(Y of SR, Y of HR) per image, in NumPy, cropped: the reference side of the comparisons."""
     for i in range(len(sr)):
         ys, yh = (y_numpy(t[i].permute(1, 2, 0).numpy()) for t in (sr, hr))
         if crop:
             ys, yh = ys[crop:-crop, crop:-crop], yh[crop:-crop, crop:-crop]
+        yield ys, yh
+
+
+@pytest.mark.parametrize("crop", [0, 4])
+def test_psnr_matches_skimage(batch, crop):
+    sr, hr = batch
+    ours = psnr_y(sr, hr, crop_border=crop).numpy()
+    for i, (ys, yh) in enumerate(y_pairs(sr, hr, crop)):
         assert ours[i] == pytest.approx(peak_signal_noise_ratio(yh, ys, data_range=255), abs=TOL)
 
 
@@ -44,10 +50,7 @@ def test_psnr_matches_skimage(batch, crop):
 def test_ssim_matches_skimage(batch, crop):
     sr, hr = batch
     ours = ssim_y(sr, hr, crop_border=crop).numpy()
-    for i in range(len(sr)):
-        ys, yh = (y_numpy(t[i].permute(1, 2, 0).numpy()) for t in (sr, hr))
-        if crop:
-            ys, yh = ys[crop:-crop, crop:-crop], yh[crop:-crop, crop:-crop]
+    for i, (ys, yh) in enumerate(y_pairs(sr, hr, crop)):
         ref = structural_similarity(
             yh, ys, gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255
         )
