@@ -210,7 +210,7 @@ def _run_phase(name: str, cfg: TrainConfig, model: nn.Module, chips: torch.Tenso
         sr = model(degrade(hr))
         mse = F.mse_loss(sr, hr)
         loss = w_mse * mse
-        frl = torch.zeros(())
+        frl = torch.zeros((), device=sr.device)
         if fr is not None:
             frl = fr(sr.clamp(0, 1), hr).mean()
             loss = loss + w_fr * frl
