@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from .errors import SrfacebenchError
+from .errors import ConfigError, SrfacebenchError
 
 __all__ = ["main"]
 
@@ -15,15 +15,19 @@ DEFAULT_EMBEDDER = "dlib-resnet29"
 
 
 def _add_common_run_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--fr", default=DEFAULT_EMBEDDER, help="face embedder for evaluation (default: %(default)s)")
-    p.add_argument("--fr-weights", default=None, help="weights file for embedders that need one (facenet)")
-    p.add_argument("--device", default="cpu", help="cpu or cuda (default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes for decoding")
+    p.add_argument("--fr", action="append", default=None, help=f"FR network; repeatable (default: {DEFAULT_EMBEDDER})")
+    p.add_argument(
+        "--fr-args", action="append", default=None, metavar="K=V,...",
+        help="arguments of the FR network, one per --fr in order (e.g. weights=facenet.pt)",
+    )  # fmt: skip
+    p.add_argument("--fr-weights", default=None, help="deprecated: --fr-args weights=PATH")
+    p.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
+    p.add_argument("--batch-size", type=int, default=None, help="default: 64")
+    p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes for decoding")
     p.add_argument("--cache-dir", default=None, help="aligned-chip cache (default: $SRFACEBENCH_CACHE or ~/.cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples for the report's intervals")
+    p.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples for the report's intervals")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,18 +36,26 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="evaluate models on protocols")
-    run.add_argument("--model", action="append", default=[], help="model spec; repeatable")
-    run.add_argument("--protocol", action="append", required=True, help="protocol name or .toml; repeatable")
-    run.add_argument("--scale", action="append", type=int, required=True, help="scale factor; repeatable")
-    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--config", default=None, help="a run config TOML (command-line options override it)")
+    run.add_argument("--model", action="append", default=None, help="model spec; repeatable")
+    run.add_argument("--protocol", action="append", default=None, help="protocol name or .toml; repeatable")
+    run.add_argument("--scale", action="append", type=int, default=None, help="bicubic:SCALE; repeatable")
+    run.add_argument(
+        "--degradation", action="append", default=None, metavar="SPEC",
+        help="degradation spec, e.g. 'blur:sigma=2+bicubic:4+jpeg:q=40' or a grid 'bicubic:{4,8}'; repeatable",
+    )  # fmt: skip
+    run.add_argument("--out", default=None, help="output folder")
     run.add_argument("--data-root", default=None, help="dataset root (default: $SRFACEBENCH_DATA)")
-    run.add_argument("--limit", type=int, default=None, help="pairs per fold (a quick subset)")
+    run.add_argument(
+        "--limit", type=int, default=None, help="a quick subset: pairs per fold, or identities (identification)"
+    )
     run.add_argument("--protocols-dir", default=None, help="folder of extra protocol .toml files")
     _add_common_run_args(run)
 
     demo = sub.add_parser("demo", help="run bicubic vs HR on the LFW sample shipped in the package")
     demo.add_argument("--out", default="srfacebench-demo", help="output folder (default: %(default)s)")
     demo.add_argument("--scale", action="append", type=int, default=None, help="default: 4 and 8")
+    demo.add_argument("--degradation", action="append", default=None, metavar="SPEC", help="as for run")
     _add_common_run_args(demo)
 
     rep = sub.add_parser("report", help="merge run folders into a leaderboard and an HTML report")
@@ -86,58 +98,88 @@ def _parser() -> argparse.ArgumentParser:
     embed.add_argument("src")
     embed.add_argument("-o", "--output", required=True, help="output .npz (paths, embeddings)")
     embed.add_argument("--fr", default=DEFAULT_EMBEDDER)
-    embed.add_argument("--fr-weights", default=None)
+    embed.add_argument("--fr-args", default=None, metavar="K=V,...", help="arguments of the FR network")
+    embed.add_argument("--fr-weights", default=None, help="deprecated: --fr-args weights=PATH")
     embed.add_argument("--device", default="cpu")
     embed.add_argument("--batch-size", type=int, default=64)
     return parser
 
 
-def _embedder_kwargs(args: argparse.Namespace) -> dict[str, object]:
-    return {"weights": args.fr_weights} if args.fr_weights else {}
+def parse_kv(text: str, what: str) -> dict[str, object]:
+    """``'k=v,k2=v2'`` → ``{"k": "v", "k2": "v2"}`` (values kept as text; the loader types them)."""
+    out: dict[str, object] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        key, eq, value = part.partition("=")
+        if not eq or not key.strip():
+            raise ConfigError(f"{what}: {part!r} is not key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _embedder_options(args: argparse.Namespace) -> tuple[tuple[str, ...] | None, dict[str, dict[str, object]]]:
+    names = tuple(args.fr) if args.fr else None
+    fr_args = args.fr_args or []
+    if names is None and fr_args:
+        names = (DEFAULT_EMBEDDER,)
+    if len(fr_args) > len(names or ()):
+        raise ConfigError(f"{len(fr_args)} --fr-args for {len(names or ())} --fr; give one per --fr, in order")
+    kwargs = {n: parse_kv(a, f"--fr-args for {n}") for n, a in zip(names or (), fr_args, strict=False) if a}
+    if args.fr_weights:
+        if names is None:
+            names = (DEFAULT_EMBEDDER,)
+        kwargs.setdefault(names[0], {})["weights"] = args.fr_weights
+    return names, kwargs
+
+
+def _run_options(args: argparse.Namespace) -> dict[str, object]:
+    """The RunConfig fields given on the command line (None: not given)."""
+    names, kwargs = _embedder_options(args)
+    opts: dict[str, object] = {
+        "embedders": names,
+        "embedder_kwargs": kwargs or None,
+        "device": args.device,
+        "batch_size": args.batch_size,
+        "workers": args.workers,
+        "cache_dir": args.cache_dir,
+        "progress": False if args.no_progress else None,
+        "report": False if args.no_report else None,
+        "n_boot": args.bootstrap,
+    }
+    return {k: v for k, v in opts.items() if v is not None}
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from .engine import evaluate
+    from .config import RunConfig, load_run_config
+    from .engine import run
 
-    result = evaluate(
-        args.model,
-        args.protocol,
-        args.scale,
-        args.out,
-        data_root=args.data_root,
-        embedder=args.fr,
-        embedder_kwargs=_embedder_kwargs(args),
-        device=args.device,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        limit=args.limit,
-        cache_dir=args.cache_dir,
-        protocols_dir=args.protocols_dir,
-        progress=not args.no_progress,
-        report=not args.no_report,
-        n_boot=args.bootstrap,
-    )
+    given = _run_options(args) | {
+        k: v
+        for k, v in {
+            "models": args.model, "protocols": args.protocol, "scales": args.scale, "degradations": args.degradation,
+            "out": args.out, "data_root": args.data_root, "limit": args.limit, "protocols_dir": args.protocols_dir,
+        }.items()
+        if v is not None
+    }  # fmt: skip
+    if args.config:
+        cfg = load_run_config(args.config, **given)
+    else:
+        if "out" not in given:
+            raise ConfigError("--out is required (or a --config that sets out)")
+        if "protocols" not in given:
+            raise ConfigError("at least one --protocol is required (or a --config that sets protocols)")
+        cfg = RunConfig(**given)  # type: ignore[arg-type]
+    result = run(cfg)
     print(result.table())
-    print(f"\nwrote results.csv, results.json, the per-item CSVs and report.html into {args.out}")
+    print(f"\nwrote results.csv, results.json, the per-item CSVs and report.html into {cfg.out}")
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo import run_demo
 
-    result = run_demo(
-        out=args.out,
-        scales=args.scale or [4, 8],
-        embedder=args.fr,
-        embedder_kwargs=_embedder_kwargs(args),
-        device=args.device,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        cache_dir=args.cache_dir,
-        progress=not args.no_progress,
-        report=not args.no_report,
-        n_boot=args.bootstrap,
-    )
+    result = run_demo(out=args.out, scales=args.scale, degradations=args.degradation, **_run_options(args))
     print(result.table())
     print(f"\nwrote {Path(args.out) / 'results.csv'}, results.json, pairs.csv, report.html")
     return 0
@@ -209,7 +251,8 @@ def _cmd_embed(args: argparse.Namespace) -> int:
         args.src,
         args.output,
         embedder=args.fr,
-        embedder_kwargs=_embedder_kwargs(args),
+        embedder_kwargs=parse_kv(args.fr_args or "", "--fr-args")
+        | ({"weights": args.fr_weights} if args.fr_weights else {}),
         device=args.device,
         batch_size=args.batch_size,
     )

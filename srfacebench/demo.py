@@ -6,7 +6,8 @@ import importlib.resources
 from pathlib import Path
 from typing import Any
 
-from .engine import evaluate
+from .config import RunConfig
+from .engine import run
 from .protocols import load_protocol
 from .results import RunResult
 
@@ -17,8 +18,20 @@ def demo_data_root() -> Path:
     return Path(str(importlib.resources.files("srfacebench") / "demo_data"))
 
 
-def run_demo(out: str | Path = "srfacebench-demo", scales: list[int] | None = None, **kwargs: Any) -> RunResult:
-    """Run ``lfw-verification`` on the shipped sample (200 pairs, 10 folds); no --data-root needed."""
+def run_demo(
+    out: str | Path = "srfacebench-demo", scales: list[int] | None = None, degradations: list[str] | None = None,
+    **options: Any,
+) -> RunResult:  # fmt: skip
+    """Run ``lfw-verification`` on the shipped sample (200 pairs, 10 folds); no --data-root needed.
+
+    ``options`` are further :class:`~srfacebench.config.RunConfig` fields (``embedders``, ``device``...).
+    """
     root = demo_data_root()
     protocol = load_protocol(root / "lfw-verification-demo.toml")
-    return evaluate(["bicubic"], [protocol], scales or [4, 8], out, data_root=root, **kwargs)
+    if scales is None and not degradations:
+        scales = [4, 8]
+    cfg = RunConfig(
+        models=("bicubic",), protocols=(protocol,), out=Path(out), scales=tuple(scales or ()),
+        degradations=tuple(degradations or ()), data_root=root, **options,
+    )  # fmt: skip
+    return run(cfg)

@@ -1,22 +1,22 @@
-"""The engine: models × protocols × scales → embeddings → metrics → RunResult on disk.
+"""The engine: execute a :class:`~srfacebench.plan.Plan` and write its results.
 
-Protocols that read the same image folder form one *pool*: its images are aligned once (cached),
-then streamed (:mod:`srfacebench.streaming`) in shards through degradation, every model and the
-embedder. Shards are saved atomically under ``OUT/cache/embeddings/<key>/``, where the key hashes
-everything the numbers depend on (pool image list, chips, embedder, model info, degradation), so
-a repeat run computes nothing and a killed run resumes at the last finished shard. Each
-protocol is then scored from the pool's arrays (:mod:`srfacebench.tasks`).
+``RunConfig`` → :func:`~srfacebench.plan.make_plan` → :func:`execute` → ``results.*`` and the
+per-item CSVs; :func:`run` adds the sample faces and the report. Protocols that read the same
+image folder form one *pool*: its images are aligned once (cached), then streamed
+(:mod:`srfacebench.streaming`) in shards through every degradation, every model and every FR
+network. Shards are saved atomically under ``OUT/cache/``, keyed by everything the numbers
+depend on (:func:`~srfacebench.plan.cache_keys`), so a repeat run computes nothing and a killed
+run resumes at the last finished shard. Each protocol is then scored per FR network
+(:mod:`srfacebench.tasks`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import subprocess
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,52 +25,18 @@ import torch
 from tqdm import tqdm
 
 from . import __version__
-from .data.chips import ChipDataset, default_cache_dir, ensure_aligned
+from .config import RunConfig
+from .data.chips import default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet
-from .data.identity import load_celeba, load_identity_folder
-from .data.lfw import load_lfw_pairs
-from .degrade import Degradation
-from .errors import DataError, ModelError, ProtocolError, SrfacebenchError
-from .io import atomic_write_bytes, atomic_write_text, png_bytes
-from .protocols import Protocol, load_protocol
-from .registry import HR, ModelRef, load_embedder, python_model_ref, resolve_models
+from .errors import ModelError, SrfacebenchError
+from .io import atomic_write_text
+from .plan import Plan, cache_keys, load_dataset, make_plan
+from .registry import HR, load_embedder
 from .results import RunResult
-from .streaming import Embedder, Variant, stream_pool, super_resolve
+from .streaming import Embedder, StreamCounts, Variant, stream_pool
 from .tasks import IMAGES_HEADER, PAIRS_HEADER, PROBES_HEADER, csv_text, score_task
 
-__all__ = ["evaluate", "load_dataset"]
-
-CACHE_FORMAT = "2"
-
-
-def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) -> FaceSet:
-    """The FaceSet a protocol names, read with its loader and checked against its checksums."""
-    ds = protocol.dataset
-    root = data_root / ds.root
-    if not root.is_dir():
-        raise DataError(f"{root}: dataset folder of protocol {protocol.name!r} not found (check --data-root)")
-    opts = dict(ds.options)
-    if ds.loader == "lfw-pairs":
-        faceset = load_lfw_pairs(
-            root,
-            pairs_file=opts.get("pairs", "pairs.txt"),
-            images=opts.get("images", "lfw-deepfunneled"),
-            limit_per_fold=limit,
-            name=ds.name,
-        )
-    elif ds.loader == "celeba":
-        faceset = load_celeba(root, name=ds.name, **opts)
-    elif ds.loader == "identity-folder":
-        faceset = load_identity_folder(root, name=ds.name, **opts)
-    else:  # pragma: no cover - rejected when the protocol is parsed
-        raise DataError(f"unknown dataset loader {ds.loader!r}")
-    for fname, expected in ds.checksums.items():
-        found = faceset.checksums.get(fname)
-        if found is not None and found != expected:
-            raise DataError(
-                f"{root / fname}: SHA-256 {found} differs from the {expected} that protocol {protocol.name!r} expects"
-            )
-    return faceset
+__all__ = ["evaluate", "execute", "load_dataset", "run"]
 
 
 def _git_commit() -> str | None:
@@ -83,68 +49,6 @@ def _git_commit() -> str | None:
         return None
 
 
-def _key(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:24]
-
-
-@dataclass
-class _Pool:
-    """The images of all protocols that read the same folder with the same alignment."""
-
-    root: Path
-    size: int
-    padding: float
-    paths: list[str] = field(default_factory=list)
-    where: dict[str, int] = field(default_factory=dict)
-    tasks: list[tuple[Protocol, FaceSet, np.ndarray]] = field(default_factory=list)
-
-    def add(self, protocol: Protocol, faceset: FaceSet) -> None:
-        for p in faceset.paths:
-            if p not in self.where:
-                self.where[p] = len(self.paths)
-                self.paths.append(p)
-        self.tasks.append((protocol, faceset, np.array([self.where[p] for p in faceset.paths], dtype=np.int64)))
-
-    @property
-    def name(self) -> str:
-        return "+".join(dict.fromkeys(fs.name for _, fs, _ in self.tasks))
-
-    def fingerprint(self) -> str:
-        return hashlib.sha256("\n".join(self.paths).encode()).hexdigest()
-
-
-N_SAMPLES = 4
-
-
-def _write_samples(out: Path, chip_root: Path, paths: list[str], variants: list[Variant], device: str) -> None:
-    """PNG faces of the first ``N_SAMPLES`` pool images: HR, LR per scale, each SR (for reports)."""
-    folder = out / "samples"
-    folder.mkdir(parents=True, exist_ok=True)
-    picks = list(range(min(N_SAMPLES, len(paths))))
-    hr = torch.stack([ChipDataset(chip_root, paths)[i][1] for i in picks]).to(device)
-    entries = []
-
-    def save(img: torch.Tensor, name: str, **meta: Any) -> None:
-        arr = (img.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
-        atomic_write_bytes(folder / name, png_bytes(arr))
-        entries.append({"file": name, **meta})
-
-    for j, i in enumerate(picks):
-        save(hr[j], f"hr-{j}.png", model=HR, scale=1, kind="hr", image=paths[i])
-    for scale in sorted({v.scale for v in variants if not v.is_hr}):
-        lr = Degradation(scale)(hr)
-        for j, i in enumerate(picks):
-            save(lr[j], f"lr-x{scale}-{j}.png", model="lr", scale=scale, kind="lr", image=paths[i])
-            for k, v in enumerate(w for w in variants if w.scale == scale):
-                sr = super_resolve(v, lr[j : j + 1])
-                save(sr[0], f"sr-x{scale}-m{k}-{j}.png", model=v.model, scale=scale, kind="sr", image=paths[i])
-    # The HR chips appear in the grid of every scale.
-    scales = sorted({v.scale for v in variants if not v.is_hr})
-    manifest = [e | {"scale": s} for e in entries if e["kind"] == "hr" for s in scales]
-    manifest += [e for e in entries if e["kind"] != "hr"]
-    atomic_write_text(folder / "samples.json", json.dumps({"entries": manifest}, indent=1))
-
-
 def _prepare_out(out: Path) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -155,15 +59,198 @@ def _prepare_out(out: Path) -> None:
         raise SrfacebenchError(f"{out}: output folder is not writable ({e.strerror or e})") from None
 
 
+def _load_variants(plan: Plan) -> tuple[list[Variant], dict[str, dict[str, Any]]]:
+    cfg = plan.config
+    variants = [Variant(HR, "none", 1, None)]
+    infos: dict[str, dict[str, Any]] = {variants[0].id: {"name": HR}}
+    by_scale: dict[int, list[Any]] = {}
+    for scale in plan.scales:
+        by_scale[scale] = [ref.load(scale, cfg.device) for ref in plan.refs]
+    for label, deg in plan.degradations.items():
+        for model in by_scale[deg.scale]:
+            v = Variant(model.info.name, label, deg.scale, model)
+            if v.model == HR:
+                raise ModelError(
+                    f"a model may not be named {HR!r} (the HR upper bound's name); rename it in its ModelInfo"
+                )
+            if v.id in infos:
+                raise ModelError(f"two models report the same ModelInfo.name {v.model!r} under degradation {label!r}")
+            variants.append(v)
+            infos[v.id] = model.info.to_dict()
+    return variants, infos
+
+
+def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
+    """Align, degrade, super-resolve, embed and score everything in ``plan``; write ``results.*``."""
+    cfg = plan.config
+    t_start = time.perf_counter()
+    out = cfg.out
+    _prepare_out(out)
+    cache_dir = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
+    embedders = {
+        name: Embedder(load_embedder(name, **dict(cfg.embedder_kwargs.get(name, {}))), cfg.device)
+        for name in cfg.embedders
+    }
+    variants, infos = _load_variants(plan)
+    result = RunResult()
+    timings: dict[str, float] = {}
+    align_counts: dict[str, dict[str, int]] = {}
+    rows: dict[str, list[list[Any]]] = {"pairs.csv": [], "probes.csv": [], "images.csv": []}
+    counts = counts if counts is not None else StreamCounts()
+    for pool in plan.pools:
+        pool_set = FaceSet(pool.name, pool.root, pool.paths, np.zeros(len(pool.paths), np.int64), [])
+        t0 = time.perf_counter()
+        chip_root, acounts = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=cfg.progress)
+        timings[f"align:{pool.name}"] = time.perf_counter() - t0
+        align_counts[pool.name] = acounts
+        wanted = {lab for p, _, _ in pool.tasks for lab in plan.per_protocol[p.name]}
+        pool_variants = [v for v in variants if v.is_hr or v.degradation in wanted]
+        emb_keys, iq_keys = cache_keys(
+            pool.fingerprint(), str(chip_root), pool_variants, infos, plan.degradations,
+            {n: e.info for n, e in embedders.items()},
+        )  # fmt: skip
+        t0 = time.perf_counter()
+        bar = tqdm(desc=f"embed {pool.name}", unit="img", disable=not cfg.progress)
+        try:
+            embs, iqs = stream_pool(
+                chip_root, pool.paths, pool_variants, plan.degradations, embedders, emb_keys, iq_keys,
+                out / "cache", device=cfg.device, batch_size=cfg.batch_size, workers=cfg.workers, progress=bar,
+                timings=timings, counts=counts,
+            )  # fmt: skip
+        finally:
+            bar.close()
+        timings[f"embed:{pool.name}"] = time.perf_counter() - t0
+        for protocol, faceset, index in pool.tasks:
+            labels = set(plan.per_protocol[protocol.name])
+            pvars = [v for v in pool_variants if v.is_hr or v.degradation in labels]
+            for name, emb in embedders.items():
+                task = score_task(
+                    protocol, faceset, index, pvars, {v.id: embs[(v.id, name)] for v in pvars}, iqs, name,
+                    emb.distance,
+                )  # fmt: skip
+                result.rows.extend(task.rows)
+                result.details.extend(task.details)
+                rows["pairs.csv"] += task.pairs
+                rows["probes.csv"] += task.probes
+                rows["images.csv"] += task.images
+    written = []
+    for fname, header in (("pairs.csv", PAIRS_HEADER), ("probes.csv", PROBES_HEADER), ("images.csv", IMAGES_HEADER)):
+        if rows[fname]:
+            atomic_write_text(out / fname, csv_text(header, rows[fname]))
+            written.append(fname)
+    timings["total"] = time.perf_counter() - t_start
+    result.provenance = _provenance(plan, embedders, infos, align_counts, timings, written, counts)
+    result.save(out)
+    return result
+
+
+def _provenance(
+    plan: Plan,
+    embedders: dict[str, Embedder],
+    infos: dict[str, dict[str, Any]],
+    align_counts: dict,
+    timings: dict,
+    written: list[str],
+    counts: StreamCounts,
+) -> dict[str, Any]:
+    cfg = plan.config
+    first = next(iter(embedders.values()))
+    return {
+        "package": "srfacebench",
+        "version": __version__,
+        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_commit": _git_commit(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "device": cfg.device,
+        "host": platform.node(),
+        "cpu_threads": torch.get_num_threads(),
+        "config": cfg.to_dict(),
+        "plan": plan.summary(),
+        "embedder": first.info,  # the first FR network (schema v1 readers)
+        "embedders": {n: e.info for n, e in embedders.items()},
+        "protocols": [p.to_dict() for p in plan.protocols],
+        "models": [{"spec": r.spec, "origin": r.origin} for r in plan.refs],
+        "model_infos": {vid: info for vid, info in infos.items()},
+        "scales": plan.scales,
+        "degradations": {lab: d.describe() for lab, d in plan.degradations.items()},
+        "data_root": str(plan.data_root.resolve()),
+        "data_checksums": plan.checksums,
+        "alignment": align_counts,
+        "limit": cfg.limit,
+        "subset": None
+        if cfg.limit is None
+        else (f"--limit {cfg.limit}: at most {cfg.limit} pairs per fold (verification) or identities (identification)"),
+        "limit_pairs_per_fold": cfg.limit,
+        "batch_size": cfg.batch_size,
+        "workers": cfg.workers,
+        "work": {
+            "decoded": counts.decoded,
+            "degraded": counts.degraded,
+            "super_resolved": counts.super_resolved,
+            "embedded": counts.embedded,
+        },
+        "timings_s": timings,
+        "files": written,
+        "conventions": {
+            "verification": "threshold = best-accuracy midpoint on the other folds (ties: smallest); "
+            "std over folds ddof=0; EER linearly interpolated on the ROC; TAR@FAR without interpolation; "
+            "cosine FR networks: distance between L2-normalised embeddings",
+            "identification": "leave-one-out kNN (FAISS L2; cosine networks on L2-normalised embeddings), self "
+            "excluded by index; majority vote, ties to the label ranked first; rank = first same-identity "
+            "neighbour; FNIR@FPIR with a seeded half/half enrolled split, first image of each enrolled identity "
+            "in the gallery",
+            "intrinsic": "PSNR/SSIM on BT.601 Y in float64, crop border = scale, SSIM 11x11 Gaussian sigma 1.5 "
+            "valid region; mean and std (ddof=0) over images; not reported for HR (PSNR would be inf); FR loss "
+            "on L2-normalised embeddings for cosine networks",
+            "sr_output": "clamped to [0, 1]",
+            "degradation": "each operation's output clamped to [0, 1]; noise seeded per image path",
+        },
+    }
+
+
+def run(config: RunConfig) -> RunResult:
+    """Plan, execute, then write sample faces and (if ``config.report``) ``report.html``."""
+    plan = make_plan(config)
+    result = execute(plan)
+    if config.report:
+        t0 = time.perf_counter()
+        _samples(plan)
+        from .report import build_report
+
+        build_report([config.out], config.out / "report.html", n_boot=config.n_boot)
+        result.provenance["timings_s"]["report"] = time.perf_counter() - t0
+        result.save(config.out)
+    return result
+
+
+def _samples(plan: Plan) -> None:
+    from .samples import write_samples
+
+    cfg = plan.config
+    pool = plan.pools[0]
+    cache_dir = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
+    from .data.chips import aligned_root
+
+    chip_root = aligned_root(cache_dir, FaceSet(pool.name, pool.root, [], np.zeros(0, np.int64), []),
+                             pool.size, pool.padding)  # fmt: skip
+    variants, _ = _load_variants(plan)
+    labels = plan.per_protocol[pool.tasks[0][0].name]
+    write_samples(cfg.out, chip_root, pool.paths, [v for v in variants if v.degradation in labels],
+                  plan.degradations, cfg.device)  # fmt: skip
+
+
 def evaluate(
-    models: Sequence[str | Any],
-    protocols: Sequence[str | Protocol],
-    scales: Sequence[int],
-    out: str | Path,
+    models: Sequence[Any],
+    protocols: Sequence[Any],
+    scales: Sequence[int] = (),
+    out: str | Path = "srfacebench-run",
     *,
-    data_root: str | Path | None = None,
-    embedder: str = "dlib-resnet29",
+    degradations: Sequence[str] = (),
+    embedders: Sequence[str] | None = None,
+    embedder: str | None = None,
     embedder_kwargs: dict[str, Any] | None = None,
+    data_root: str | Path | None = None,
     device: str = "cpu",
     batch_size: int = 64,
     workers: int = 0,
@@ -176,157 +263,38 @@ def evaluate(
 ) -> RunResult:
     """Evaluate SR models on face-recognition protocols and write the results to ``out``.
 
-    The HR (scale 1) and bicubic baselines are always included. Protocols that read the same
-    image folder share one pool: each image is aligned, super-resolved and embedded once.
+    A convenience over ``run(RunConfig(...))``: the HR and bicubic baselines are always included;
+    protocols that read the same folder share one pool (each image aligned, degraded,
+    super-resolved and embedded once).
 
     Args:
         models: model specs (``bicubic``, ``adapters.mymodel``, ``pkg.mod:name``, an entry point),
             or Python objects: a SuperResolver (used at every scale) or a loader
             ``(scale, device) -> SuperResolver``.
         protocols: protocol names, ``.toml`` paths or :class:`Protocol` objects.
-        scales: integer down-sampling factors, e.g. ``[4, 8]``.
-        out: output folder: ``results.csv``, ``results.json``, ``pairs.csv`` (verification),
-            ``probes.csv`` (identification), ``images.csv`` (per-image PSNR/SSIM/FR loss), ``cache/``.
+        scales: integer down-sampling factors, each meaning the degradation ``bicubic:S``.
+        out: output folder (``results.csv``, ``results.json``, per-item CSVs, ``cache/``).
+        degradations: degradation specs (``blur:sigma=2+bicubic:4``; grids with ``{a,b}``).
+        embedders: FR networks (default ``["dlib-resnet29"]``); ``embedder`` names a single one.
+        embedder_kwargs: keyword arguments of the FR network constructors: ``{name: {...}}``, or,
+            with a single network, its arguments directly.
         data_root: folder the protocol datasets are relative to (default ``$SRFACEBENCH_DATA``).
-        limit: for verification protocols, the number of pairs kept per fold (a quick subset).
-        report: also write ``report.html`` (bootstrap intervals with ``n_boot`` resamples).
+        limit: a quick subset: pairs per fold (verification) or identities (identification).
+        report: also write sample faces and ``report.html`` (``n_boot`` bootstrap resamples).
 
     Example:
         >>> result = evaluate(["bicubic"], ["lfw-verification"], [4], "out", data_root="data")  # doctest: +SKIP
     """
-    import os
-
-    t_start = time.perf_counter()
-    out = Path(out)
-    if not scales:
-        raise SrfacebenchError("at least one --scale is needed")
-    for s in scales:
-        if not isinstance(s, int) or s < 2:
-            raise SrfacebenchError(f"scale must be an integer >= 2, got {s!r}")
-    specs = [load_protocol(p, protocols_dir) if not isinstance(p, Protocol) else p for p in protocols]
-    if len({p.name for p in specs}) != len(specs):
-        raise ProtocolError(f"a protocol is named twice: {[p.name for p in specs]}")
-    refs: list[ModelRef] = []
-    for m in ["bicubic", *models]:
-        for ref in resolve_models(m) if isinstance(m, str) else [python_model_ref(m)]:
-            if not ref.is_hr and all(r.spec != ref.spec for r in refs):
-                refs.append(ref)
-    if data_root is None:
-        env = os.environ.get("SRFACEBENCH_DATA")
-        if not env:
-            raise DataError("no --data-root given and $SRFACEBENCH_DATA is not set")
-        data_root = env
-    data_root = Path(data_root)
-    _prepare_out(out)
-    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    emb = Embedder(load_embedder(embedder, **(embedder_kwargs or {})), device)
-    variants = [Variant(HR, 1, None)]
-    for scale in scales:
-        for ref in refs:
-            model = ref.load(scale, device)
-            variants.append(Variant(model.info.name, scale, model))
-    names = [(v.model, v.scale) for v in variants]
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ModelError(f"two models report the same ModelInfo.name at the same scale: {dupes}")
-
-    pools: dict[tuple[str, int, float], _Pool] = {}
-    checksums: dict[str, dict[str, str]] = {}
-    for protocol in specs:
-        faceset = load_dataset(protocol, data_root, limit if protocol.task == "verification" else None)
-        checksums[protocol.name] = faceset.checksums
-        key = (str(Path(faceset.root).resolve()), protocol.align_size, protocol.align_padding)
-        pools.setdefault(key, _Pool(Path(faceset.root), protocol.align_size, protocol.align_padding)).add(
-            protocol, faceset
-        )
-
-    result = RunResult()
-    timings: dict[str, float] = {}
-    align_counts: dict[str, dict[str, int]] = {}
-    pairs_rows: list[list[Any]] = []
-    probe_rows: list[list[Any]] = []
-    image_rows: list[list[Any]] = []
-    samples_written = False
-    for pool in pools.values():
-        pool_set = FaceSet(pool.name, pool.root, pool.paths, np.zeros(len(pool.paths), np.int64), [])
-        t0 = time.perf_counter()
-        chip_root, counts = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=progress)
-        timings[f"align:{pool.name}"] = time.perf_counter() - t0
-        align_counts[pool.name] = counts
-        base = {"format": CACHE_FORMAT, "pool": pool.fingerprint(), "chips": str(chip_root), "embedder": emb.info}
-        for v in variants:
-            info = v.resolver.info.to_dict() if v.resolver is not None else {"name": HR}
-            deg = Degradation(v.scale).describe() if v.resolver is not None else None
-            v.key = _key({**base, "model": info, "scale": v.scale, "degradation": deg})
-        t0 = time.perf_counter()
-        bar = tqdm(desc=f"embed {pool.name}", unit="img", disable=not progress)
-        try:
-            embs, iqs = stream_pool(
-                chip_root, pool.paths, variants, emb, out / "cache" / "embeddings",
-                device=device, batch_size=batch_size, workers=workers, progress=bar, timings=timings,
-            )  # fmt: skip
-        finally:
-            bar.close()
-        timings[f"embed:{pool.name}"] = time.perf_counter() - t0
-        if not samples_written:
-            _write_samples(out, chip_root, pool.paths, variants, device)
-            samples_written = True
-        for protocol, faceset, index in pool.tasks:
-            task = score_task(protocol, faceset, index, variants, embs, iqs, emb.info["name"])
-            result.rows.extend(task.rows)
-            result.details.extend(task.details)
-            pairs_rows += task.pairs
-            probe_rows += task.probes
-            image_rows += task.images
-    written = []
-    for name, header, rows in (
-        ("pairs.csv", PAIRS_HEADER, pairs_rows),
-        ("probes.csv", PROBES_HEADER, probe_rows),
-        ("images.csv", IMAGES_HEADER, image_rows),
-    ):
-        if rows:
-            atomic_write_text(out / name, csv_text(header, rows))
-            written.append(name)
-    timings["total"] = time.perf_counter() - t_start
-    result.provenance = {
-        "package": "srfacebench",
-        "version": __version__,
-        "git_commit": _git_commit(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "device": device,
-        "host": platform.node(),
-        "cpu_threads": torch.get_num_threads(),
-        "embedder": emb.info,
-        "protocols": [p.to_dict() for p in specs],
-        "models": [{"spec": r.spec, "origin": r.origin} for r in refs],
-        "scales": list(scales),
-        "degradation": {"kind": Degradation(scales[0]).kind, "clamp": [0.0, 1.0]},
-        "data_root": str(data_root.resolve()),
-        "data_checksums": checksums,
-        "alignment": align_counts,
-        "limit_pairs_per_fold": limit,
-        "batch_size": batch_size,
-        "workers": workers,
-        "timings_s": timings,
-        "files": written,
-        "conventions": {
-            "verification": "threshold = best-accuracy midpoint on the other folds (ties: smallest); "
-            "std over folds ddof=0; EER linearly interpolated on the ROC; TAR@FAR without interpolation",
-            "identification": "leave-one-out kNN (FAISS L2), self excluded by index; majority vote, ties to the "
-            "label ranked first; rank = first same-identity neighbour; FNIR@FPIR with a seeded half/half "
-            "enrolled split, first image of each enrolled identity in the gallery",
-            "intrinsic": "PSNR/SSIM on BT.601 Y in float64, crop border = scale, SSIM 11x11 Gaussian sigma 1.5 "
-            "valid region; mean and std (ddof=0) over images; not reported for HR (PSNR would be inf)",
-            "sr_output": "clamped to [0, 1]",
-        },
-    }
-    result.save(out)
-    if report:
-        from .report import build_report
-
-        t0 = time.perf_counter()
-        build_report([out], out / "report.html", n_boot=n_boot)
-        result.provenance["timings_s"]["report"] = time.perf_counter() - t0
-        result.save(out)
-    return result
+    names = tuple(embedders) if embedders else ((embedder,) if embedder else ("dlib-resnet29",))
+    kwargs = dict(embedder_kwargs or {})
+    if kwargs and not set(kwargs) <= set(names):
+        if len(names) != 1:
+            raise SrfacebenchError("with several FR networks, embedder_kwargs must be {network name: {...}}")
+        kwargs = {names[0]: kwargs}
+    cfg = RunConfig(
+        models=tuple(models), protocols=tuple(protocols), out=Path(out), degradations=tuple(degradations),
+        scales=tuple(scales), embedders=names, embedder_kwargs=kwargs, data_root=data_root, device=device,
+        batch_size=batch_size, workers=workers, limit=limit, cache_dir=cache_dir, protocols_dir=protocols_dir,
+        progress=progress, report=report, n_boot=n_boot,
+    )  # fmt: skip
+    return run(cfg)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["DataError", "ModelError", "ProtocolError", "SrfacebenchError"]
+__all__ = ["ConfigError", "DataError", "ModelError", "ProtocolError", "SrfacebenchError"]
 
 
 class SrfacebenchError(Exception):
@@ -19,3 +19,7 @@ class ModelError(SrfacebenchError):
 
 class ProtocolError(SrfacebenchError):
     """A protocol is unknown or its specification is invalid."""
+
+
+class ConfigError(SrfacebenchError):
+    """A run configuration or command-line value that is missing or invalid."""

@@ -13,7 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .degradations import DegradationError, expand_specs
 from .errors import ProtocolError
+from .metrics.catalogue import task_metrics
 
 __all__ = ["DatasetSpec", "IdentificationSpec", "MetricSpec", "Protocol", "available_protocols", "load_protocol"]
 
@@ -65,6 +67,7 @@ class Protocol:
     align_size: int = 160
     align_padding: float = 0.25
     identification: IdentificationSpec = field(default_factory=IdentificationSpec)
+    degradations: tuple[str, ...] = ()
     description: str = ""
     citation: str = ""
     source: str = ""
@@ -85,6 +88,7 @@ class Protocol:
             "identification": {**self.identification.__dict__} if self.task == "identification" else None,
             "metrics": {m.name: {"higher_is_better": m.higher_is_better} for m in self.metrics},
             "alignment": {"size": self.align_size, "padding": self.align_padding},
+            "degradations": list(self.degradations),
             "source": self.source,
         }
 
@@ -97,11 +101,48 @@ def _require(d: dict[str, Any], key: str, where: str, typ: type | tuple[type, ..
     return d[key]
 
 
+_SCHEMA: dict[str, set[str] | None] = {
+    # top-level key -> the keys its table accepts (None: a plain value)
+    "name": None, "version": None, "task": None, "description": None, "main_score": None, "citation": None,
+    "degradations": None,
+    "dataset": {"name", "loader", "root", "checksums"} | set().union(*(a for a, _ in _LOADERS.values())),
+    "alignment": {"size", "padding"},
+    "identification": {"ks", "max_rank", "fpir", "seed"},
+    "metrics": None,
+}  # fmt: skip
+
+
+def _unknown_key(key: str, known: Any, where: str) -> ProtocolError:
+    close = difflib.get_close_matches(key, sorted(known), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ProtocolError(f"{where}: unknown key {key!r}{hint}; known: {', '.join(sorted(known))}")
+
+
+def _check_schema(raw: dict[str, Any], source: str) -> None:
+    for key, value in raw.items():
+        if key not in _SCHEMA:
+            raise _unknown_key(key, _SCHEMA, source)
+        sub = _SCHEMA[key]
+        if sub is not None:
+            if not isinstance(value, dict):
+                raise ProtocolError(f"{source}: [{key}] must be a table")
+            for k in value:
+                if k not in sub:
+                    raise _unknown_key(k, sub, f"{source} [{key}]")
+
+
+def _positive_int(value: Any, what: str, source: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ProtocolError(f"{source}: {what} must be a positive integer, got {value!r}")
+    return value
+
+
 def parse_protocol(text: str, source: str) -> Protocol:
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ProtocolError(f"{source}: invalid TOML: {e}") from None
+    _check_schema(raw, source)
     name = _require(raw, "name", source)
     task = _require(raw, "task", source)
     if task not in _TASKS:
@@ -120,22 +161,44 @@ def parse_protocol(text: str, source: str) -> Protocol:
     ident = raw.get("identification", {})
     try:
         ident_spec = IdentificationSpec(
-            ks=tuple(int(k) for k in ident.get("ks", (1, 5, 10))),
-            max_rank=int(ident.get("max_rank", 50)),
+            ks=tuple(_positive_int(k, "[identification] ks", source) for k in ident.get("ks", (1, 5, 10))),
+            max_rank=_positive_int(ident.get("max_rank", 50), "[identification] max_rank", source),
             fpir=tuple(float(f) for f in ident.get("fpir", (0.1, 0.01))),
             seed=int(ident.get("seed", 0)),
         )
     except (TypeError, ValueError) as e:
         raise ProtocolError(f"{source}: invalid [identification] section: {e}") from None
+    if any(not 0 < f < 1 for f in ident_spec.fpir):
+        raise ProtocolError(f"{source}: [identification] fpir values must be in (0, 1), got {list(ident_spec.fpir)}")
+    catalogue = task_metrics(task, ident_spec.ks, ident_spec.fpir)
     metrics_raw = _require(raw, "metrics", source, dict)
-    metrics = tuple(
-        MetricSpec(k, bool(_require(v, "higher_is_better", f"{source} [metrics.{k}]", bool)))
-        for k, v in metrics_raw.items()
-    )
+    metrics = []
+    for k, v in metrics_raw.items():
+        info = catalogue.get(k)
+        if info is None:
+            raise _unknown_key(k, catalogue, f"{source} [metrics] (task {task!r})")
+        if isinstance(v, dict) and set(v) - {"higher_is_better"}:
+            raise _unknown_key(
+                next(iter(set(v) - {"higher_is_better"})), {"higher_is_better"}, f"{source} [metrics.{k}]"
+            )
+        declared = v.get("higher_is_better") if isinstance(v, dict) else None
+        if declared is not None and declared is not info.higher_is_better:
+            raise ProtocolError(f"{source}: [metrics.{k}] higher_is_better = {declared} contradicts the catalogue")
+        metrics.append(MetricSpec(k, info.higher_is_better))
     main = _require(raw, "main_score", source)
     if main not in metrics_raw:
         raise ProtocolError(f"{source}: main_score {main!r} is not among the metrics {list(metrics_raw)}")
+    degradations = raw.get("degradations", [])
+    if not isinstance(degradations, list) or not all(isinstance(d, str) for d in degradations):
+        raise ProtocolError(f"{source}: degradations must be a list of spec strings, got {degradations!r}")
+    try:
+        degradations = expand_specs(degradations)
+    except DegradationError as e:
+        raise ProtocolError(f"{source}: {e}") from None
     align = raw.get("alignment", {})
+    size = align.get("size", 160)
+    if isinstance(size, bool) or not isinstance(size, int) or not 32 <= size <= 1024:
+        raise ProtocolError(f"{source}: [alignment] size must be an integer in 32..1024, got {size!r}")
     return Protocol(
         name=name,
         version=str(_require(raw, "version", source)),
@@ -149,8 +212,9 @@ def parse_protocol(text: str, source: str) -> Protocol:
             checksums=dict(ds.get("checksums", {})),
         ),
         identification=ident_spec,
-        metrics=metrics,
-        align_size=int(align.get("size", 160)),
+        metrics=tuple(metrics),
+        degradations=tuple(degradations),
+        align_size=size,
         align_padding=float(align.get("padding", 0.25)),
         description=raw.get("description", ""),
         citation=raw.get("citation", ""),

@@ -23,6 +23,8 @@ class ModelInfo:
         licence: licence of code/weights.
         weights_sha256: hash of the weights (cache keys depend on it); None if weightless.
         version: free-form version string; change it when outputs change.
+        trained_against_fr: the FR network whose loss the model was trained with (e.g.
+            ``"dlib-resnet29"``), or None; the report's cross-FR matrix is laid out by it.
     """
 
     name: str
@@ -31,6 +33,7 @@ class ModelInfo:
     licence: str = ""
     weights_sha256: str | None = None
     version: str = "1"
+    trained_against_fr: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)

@@ -13,16 +13,39 @@ from .io import atomic_write_text
 
 __all__ = ["RESULT_COLUMNS", "SCHEMA_VERSION", "MetricRow", "RunResult"]
 
-SCHEMA_VERSION = 1
-RESULT_COLUMNS = ["model", "scale", "protocol", "dataset", "embedder", "metric", "value", "std", "n"]
+SCHEMA_VERSION = 2
+RESULT_COLUMNS = ["model", "scale", "degradation", "protocol", "dataset", "embedder", "metric", "value", "std", "n"]
+HR_DEGRADATION = "none"
+
+
+def v1_degradation(scale: int) -> str:
+    """The degradation a schema-v1 row at ``scale`` was made with (v1 knew only MATLAB bicubic)."""
+    return HR_DEGRADATION if int(scale) == 1 else f"bicubic:{int(scale)}"
+
+
+def upgrade_v1(d: dict[str, Any]) -> dict[str, Any]:
+    """Convert a schema-v1 ``results.json`` dict to v2: every row and detail gets its degradation."""
+    out = dict(d, schema_version=2)
+    out["rows"] = [dict(r, degradation=v1_degradation(r["scale"])) for r in d.get("rows", [])]
+    details = []
+    for x in d.get("details", []):
+        emb = d.get("provenance", {}).get("embedder", {}).get("name", "")
+        details.append(dict(x, degradation=v1_degradation(x.get("scale", 1)), embedder=x.get("embedder", emb)))
+    out["details"] = details
+    prov = dict(d.get("provenance", {}))
+    prov["upgraded_from_schema"] = 1
+    out["provenance"] = prov
+    return out
 
 
 @dataclass(frozen=True)
 class MetricRow:
-    """One number: a metric of one model at one scale on one protocol. HR rows use scale 1."""
+    """One number: a metric of one model under one degradation, scored by one FR network on one
+    protocol. HR rows use scale 1 and degradation ``"none"``; ``scale`` is the degradation's."""
 
     model: str
     scale: int
+    degradation: str
     protocol: str
     dataset: str
     embedder: str
@@ -34,7 +57,7 @@ class MetricRow:
 
 @dataclass
 class RunResult:
-    """Everything one run produced: rows, per-(model, scale, protocol) details, provenance."""
+    """Everything one run produced: rows, per-(model, degradation, embedder, protocol) details, provenance."""
 
     rows: list[MetricRow] = field(default_factory=list)
     details: list[dict[str, Any]] = field(default_factory=list)
@@ -52,6 +75,9 @@ class RunResult:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunResult:
         version = d.get("schema_version")
+        if version == 1:
+            d = upgrade_v1(d)
+            version = d["schema_version"]
         if version != SCHEMA_VERSION:
             raise ValueError(f"results schema version {version!r} is not {SCHEMA_VERSION}")
         names = {f.name for f in fields(MetricRow)}
@@ -67,6 +93,7 @@ class RunResult:
                 [
                     r.model,
                     r.scale,
+                    r.degradation,
                     r.protocol,
                     r.dataset,
                     r.embedder,
@@ -96,7 +123,7 @@ class RunResult:
         return pd.DataFrame([asdict(r) for r in self.rows], columns=RESULT_COLUMNS)
 
     def table(self) -> str:
-        """A compact text table: one line per (protocol, model, scale), metrics as columns."""
+        """A compact text table: one line per (protocol, embedder, degradation, model), metrics as columns."""
         df = self.to_frame()
         if df.empty:
             return "(no results)"
@@ -105,6 +132,10 @@ class RunResult:
             for v, s in zip(df["value"], df["std"], strict=False)
         ]
         wide = df.pivot_table(
-            index=["protocol", "model", "scale"], columns="metric", values="shown", aggfunc="first", sort=False
+            index=["protocol", "embedder", "degradation", "model"],
+            columns="metric",
+            values="shown",
+            aggfunc="first",
+            sort=False,
         )
         return wide.fillna("").to_string()

@@ -1,17 +1,22 @@
-"""Streaming HR → degrade → SR → (embedding, PSNR-Y, SSIM-Y) over an image pool, in cached shards.
+"""Streaming HR → degrade → SR → (embeddings by every FR network, PSNR-Y, SSIM-Y), in cached shards.
 
-The images stream through one DataLoader (decoding in worker processes). Each shard of
-``SHARD`` images is decoded once, degraded once per scale, super-resolved by every model and
-embedded; for SR variants the per-image PSNR/SSIM on Y (crop border = scale) are computed against
-the HR chip. Every (variant, shard) is saved atomically as ``shard-NNNNN.npy`` (embeddings) and,
-written first, ``shard-NNNNN.iq.npy`` (PSNR, SSIM), so a killed run resumes at the last
-complete shard and a finished one is never recomputed.
+The images of a pool stream through one DataLoader (decoding in worker processes). Each shard of
+``SHARD`` images is decoded once, degraded once per degradation, super-resolved once per
+(model, degradation) and each output embedded by every FR network: the cost grows with the work,
+not with the number of axes. For SR variants the per-image PSNR/SSIM on Y (crop border = scale)
+are computed against the HR chip. Every (variant, network, shard) is saved atomically as
+``embeddings/<key>/shard-NNNNN.npy`` and every (variant, shard) as ``iq/<key>/shard-NNNNN.npy``,
+so a killed run resumes at the last complete shard and finished work is never recomputed.
+
+Each model gets its own copy of the LR batch, so a model that edits its input in place cannot
+change what the next model sees.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,40 +25,59 @@ import torch
 from torch.utils.data import DataLoader
 
 from .data.chips import ChipDataset
-from .degrade import Degradation
+from .degradations import Degradation
 from .errors import ModelError, SrfacebenchError
 from .io import atomic_save_npy
 from .metrics.image import psnr_ssim_y
 from .resolver import SuperResolver
 
-__all__ = ["SHARD", "Embedder", "Variant", "check_sr_output", "stream_pool", "super_resolve"]
+__all__ = ["SHARD", "Embedder", "StreamCounts", "Variant", "check_sr_output", "stream_pool", "super_resolve"]
 
 SHARD = 512
 
 
-@dataclass
+@dataclass(frozen=True)
 class Variant:
-    """One set of images to embed: HR (``resolver`` None, scale 1) or a model's SR at a scale."""
+    """One set of faces: HR (``resolver`` None, scale 1, degradation ``"none"``) or a model's SR
+    output under one degradation. Its identity is (model, degradation); it never changes."""
 
     model: str
+    degradation: str
     scale: int
-    resolver: SuperResolver | None
-    key: str = ""
+    resolver: SuperResolver | None = field(default=None, compare=False, repr=False)
 
     @property
     def is_hr(self) -> bool:
         return self.resolver is None
 
+    @property
+    def id(self) -> str:
+        return f"{self.model}|{self.degradation}"
+
 
 class Embedder:
-    """An eval-mode FaceEmbedder on a device, returning numpy float32."""
+    """An eval-mode FaceEmbedder on a device, returning numpy float32.
 
-    def __init__(self, net: torch.nn.Module, device: str) -> None:
+    ``prepare(images, pool_indices)`` (optional) maps the pool's chips to the layout the network
+    expects (e.g. a five-point template), per image; by default the network gets the chip as is.
+    """
+
+    def __init__(
+        self,
+        net: torch.nn.Module,
+        device: str,
+        prepare: Callable[[torch.Tensor, list[int]], torch.Tensor] | None = None,
+    ) -> None:
         self.net = net.to(device).eval()
         self.info: dict[str, Any] = net.describe()
+        self.name: str = str(self.info["name"])
+        self.distance: str = str(self.info.get("distance", "euclidean"))
+        self.prepare = prepare
 
     @torch.inference_mode()
-    def __call__(self, x: torch.Tensor) -> np.ndarray:
+    def __call__(self, x: torch.Tensor, pool_indices: list[int] | None = None) -> np.ndarray:
+        if self.prepare is not None:
+            x = self.prepare(x, pool_indices or [])
         return self.net(x).float().cpu().numpy()
 
 
@@ -70,23 +94,36 @@ def check_sr_output(sr: object, lr: torch.Tensor, scale: int, name: str) -> torc
 
 
 def super_resolve(v: Variant, lr: torch.Tensor) -> torch.Tensor:
-    """Run a variant's model on a batch, naming the model in any failure; output clamped."""
+    """Run a variant's model on its own copy of a batch, naming the model in any failure; output clamped."""
     assert v.resolver is not None
     try:
         with torch.inference_mode():
-            sr = v.resolver(lr)
+            sr = v.resolver(lr.clone())
     except SrfacebenchError:
         raise
     except Exception as e:
-        raise ModelError(f"model {v.model!r} raised at scale {v.scale}: {type(e).__name__}: {e}") from e
+        raise ModelError(f"model {v.model!r} raised under {v.degradation}: {type(e).__name__}: {e}") from e
     return check_sr_output(sr, lr, v.scale, v.model)
+
+
+@dataclass
+class StreamCounts:
+    """How much work a stream did (for tests and provenance)."""
+
+    decoded: int = 0
+    degraded: dict[str, int] = field(default_factory=dict)
+    super_resolved: dict[str, int] = field(default_factory=dict)
+    embedded: dict[str, int] = field(default_factory=dict)
 
 
 def stream_pool(
     chip_root: Path,
     paths: list[str],
     variants: list[Variant],
-    embedder: Embedder,
+    degradations: dict[str, Degradation],
+    embedders: dict[str, Embedder],
+    emb_keys: dict[tuple[str, str], str],
+    iq_keys: dict[str, str],
     cache: Path,
     *,
     device: str = "cpu",
@@ -94,61 +131,89 @@ def stream_pool(
     workers: int = 0,
     progress: Any = None,
     timings: dict[str, float] | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Embeddings (N×d) and image-quality arrays (N×2: PSNR-Y, SSIM-Y; NaN for HR) per variant key."""
+    counts: StreamCounts | None = None,
+) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, np.ndarray]]:
+    """Embeddings (N×d) per (variant id, embedder name) and PSNR-Y/SSIM-Y (N×2) per SR variant id.
+
+    ``emb_keys``/``iq_keys`` name the cache folders (computed by the plan from everything the
+    numbers depend on).
+    """
     timings = timings if timings is not None else {}
+    counts = counts if counts is not None else StreamCounts()
     n = len(paths)
     shards = [list(range(s, min(s + SHARD, n))) for s in range(0, n, SHARD)]
-    for v in variants:
-        (cache / v.key).mkdir(parents=True, exist_ok=True)
 
-    def emb_file(v: Variant, k: int) -> Path:
-        return cache / v.key / f"shard-{k:05d}.npy"
+    def emb_file(v: Variant, e: str, k: int) -> Path:
+        return cache / "embeddings" / emb_keys[(v.id, e)] / f"shard-{k:05d}.npy"
 
     def iq_file(v: Variant, k: int) -> Path:
-        return cache / v.key / f"shard-{k:05d}.iq.npy"
+        return cache / "iq" / iq_keys[v.id] / f"shard-{k:05d}.npy"
 
-    missing = {
-        k: [v for v in variants if not (emb_file(v, k).is_file() and iq_file(v, k).is_file())]
-        for k in range(len(shards))
-    }
-    todo = [k for k in range(len(shards)) if missing[k]]
+    for v in variants:
+        for e in embedders:
+            emb_file(v, e, 0).parent.mkdir(parents=True, exist_ok=True)
+        if not v.is_hr:
+            iq_file(v, 0).parent.mkdir(parents=True, exist_ok=True)
+
+    # missing[k][variant id] = the embedders still to do (and whether its iq is to do)
+    missing: dict[int, dict[str, tuple[list[str], bool]]] = {}
+    for k in range(len(shards)):
+        for v in variants:
+            todo_e = [e for e in embedders if not emb_file(v, e, k).is_file()]
+            todo_iq = not v.is_hr and not iq_file(v, k).is_file()
+            if todo_e or todo_iq:
+                missing.setdefault(k, {})[v.id] = (todo_e, todo_iq)
+    todo = sorted(missing)
     batches = [(k, shards[k][j : j + batch_size]) for k in todo for j in range(0, len(shards[k]), batch_size)]
     if progress is not None:
         progress.reset(total=sum(len(shards[k]) for k in todo))
-    degraders = {v.scale: Degradation(v.scale) for v in variants if not v.is_hr}
+    by_id = {v.id: v for v in variants}
     loader = DataLoader(
         ChipDataset(chip_root, paths),
         batch_sampler=[b for _, b in batches],
         num_workers=workers,
         persistent_workers=False,
     )
-    emb_acc: dict[str, list[np.ndarray]] = {}
+    emb_acc: dict[tuple[str, str], list[np.ndarray]] = {}
     iq_acc: dict[str, list[np.ndarray]] = {}
     for (k, idxs), (_, hr) in zip(batches, loader, strict=True):
         hr = hr.to(device)
+        counts.decoded += len(idxs)
         wanted = missing[k]
-        lrs = {s: d(hr) for s, d in degraders.items() if any(v.scale == s for v in wanted)}
-        for v in wanted:
+        keys = [paths[i] for i in idxs]
+        lrs: dict[str, torch.Tensor] = {}
+        for vid, (todo_e, todo_iq) in wanted.items():
+            v = by_id[vid]
             t0 = time.perf_counter()
             if v.is_hr:
                 img = hr
-                iq = np.full((len(hr), 2), np.nan)
             else:
-                img = super_resolve(v, lrs[v.scale])
-                iq = torch.stack(psnr_ssim_y(img, hr, v.scale), 1).cpu().numpy()
-            emb_acc.setdefault(v.key, []).append(embedder(img))
-            iq_acc.setdefault(v.key, []).append(iq)
-            name = f"{v.model}@x{v.scale}"
+                if v.degradation not in lrs:
+                    lrs[v.degradation] = degradations[v.degradation](hr, keys)
+                    counts.degraded[v.degradation] = counts.degraded.get(v.degradation, 0) + len(idxs)
+                img = super_resolve(v, lrs[v.degradation])
+                counts.super_resolved[vid] = counts.super_resolved.get(vid, 0) + len(idxs)
+                if todo_iq:
+                    iq_acc.setdefault(vid, []).append(torch.stack(psnr_ssim_y(img, hr, v.scale), 1).cpu().numpy())
+            for e in todo_e:
+                emb_acc.setdefault((vid, e), []).append(embedders[e](img, idxs))
+                counts.embedded[f"{vid}|{e}"] = counts.embedded.get(f"{vid}|{e}", 0) + len(idxs)
+            name = f"{v.model}@{v.degradation}"
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
         if progress is not None:
             progress.update(len(idxs))
         if idxs[-1] == shards[k][-1]:  # shard complete: save it
-            for v in wanted:
-                atomic_save_npy(iq_file(v, k), np.concatenate(iq_acc.pop(v.key)))
-                atomic_save_npy(emb_file(v, k), np.concatenate(emb_acc.pop(v.key)).astype(np.float32))
-    embs, iqs = {}, {}
+            for vid, (todo_e, todo_iq) in wanted.items():
+                v = by_id[vid]
+                if todo_iq:
+                    atomic_save_npy(iq_file(v, k), np.concatenate(iq_acc.pop(vid)))
+                for e in todo_e:
+                    atomic_save_npy(emb_file(v, e, k), np.concatenate(emb_acc.pop((vid, e))).astype(np.float32))
+    embs: dict[tuple[str, str], np.ndarray] = {}
+    iqs: dict[str, np.ndarray] = {}
     for v in variants:
-        embs[v.key] = np.concatenate([np.load(emb_file(v, k)) for k in range(len(shards))])
-        iqs[v.key] = np.concatenate([np.load(iq_file(v, k)) for k in range(len(shards))])
+        for e in embedders:
+            embs[(v.id, e)] = np.concatenate([np.load(emb_file(v, e, k)) for k in range(len(shards))])
+        if not v.is_hr:
+            iqs[v.id] = np.concatenate([np.load(iq_file(v, k)) for k in range(len(shards))])
     return embs, iqs

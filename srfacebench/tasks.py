@@ -19,9 +19,10 @@ from .streaming import Variant
 
 __all__ = ["TaskOutput", "score_task"]
 
-PAIRS_HEADER = ["protocol", "model", "scale", "pair", "fold", "label", "distance", "image_a", "image_b"]
-PROBES_HEADER = ["protocol", "model", "scale", "probe", "image", "identity", "rank", "knn1", "knn5", "knn10"]
-IMAGES_HEADER = ["protocol", "model", "scale", "image", "psnr_y", "ssim_y", "fr_loss"]
+_AXES = ["protocol", "model", "scale", "degradation", "embedder"]
+PAIRS_HEADER = [*_AXES, "pair", "fold", "label", "distance", "image_a", "image_b"]
+PROBES_HEADER = [*_AXES, "probe", "image", "identity", "rank", "knn1", "knn5", "knn10"]
+IMAGES_HEADER = [*_AXES, "image", "psnr_y", "ssim_y", "fr_loss"]
 
 
 @dataclass
@@ -45,25 +46,36 @@ def score_task(
     embs: dict[str, np.ndarray],
     iqs: dict[str, np.ndarray],
     embedder_name: str,
+    distance: str = "euclidean",
 ) -> TaskOutput:
-    """All rows of one protocol: its task metrics per variant, and intrinsic metrics per SR variant.
+    """All rows of one protocol for one FR network: its task metrics per variant, and intrinsic
+    metrics per SR variant.
 
-    ``index[i]`` is the pool position of ``faceset.paths[i]``.
+    ``index[i]`` is the pool position of ``faceset.paths[i]``; ``embs`` and ``iqs`` are keyed by
+    :attr:`Variant.id`. With ``distance="cosine"`` the embeddings are L2-normalised first, so
+    pair distances, kNN ranks and the FR loss are those of cosine similarity.
     """
     out = TaskOutput()
+    if distance not in ("euclidean", "cosine"):
+        raise ValueError(f"FR network {embedder_name!r}: unknown distance {distance!r}")
     hr = next(v for v in variants if v.is_hr)
-    hr_emb = embs[hr.key][index]
+    prep = _l2_normalise if distance == "cosine" else (lambda e: e)
+    hr_emb = prep(embs[hr.id][index])
     wanted = {m.name for m in protocol.metrics}
 
     def row(v: Variant, metric: str, value: float, std: float | None, n: int) -> None:
         if metric in wanted:
             out.rows.append(
-                MetricRow(v.model, v.scale, protocol.name, faceset.name, embedder_name, metric, value, std, n)
+                MetricRow(
+                    v.model, v.scale, v.degradation, protocol.name, faceset.name, embedder_name, metric, value, std, n
+                )
             )
 
     for v in variants:
-        emb = embs[v.key][index]
-        detail: dict[str, Any] = {"model": v.model, "scale": v.scale, "protocol": protocol.name}
+        emb = prep(embs[v.id][index])
+        detail: dict[str, Any] = {"model": v.model, "scale": v.scale, "degradation": v.degradation,
+                                  "embedder": embedder_name, "protocol": protocol.name}  # fmt: skip
+        head = [protocol.name, v.model, v.scale, v.degradation, embedder_name]
         if protocol.task == "verification":
             pairs = faceset.pairs
             assert pairs is not None
@@ -72,7 +84,6 @@ def score_task(
             for m, (value, std) in res.metrics().items():
                 row(v, m, value, std, res.n_pairs)
             detail |= {"fold_accuracies": list(res.fold_accuracies), "fold_thresholds": list(res.fold_thresholds)}
-            head = [protocol.name, v.model, v.scale]
             for i in range(len(pairs)):
                 a, b = faceset.paths[pairs.a[i]], faceset.paths[pairs.b[i]]
                 out.pairs.append([*head, i, int(pairs.fold[i]), int(pairs.same[i]), repr(float(dist[i])), a, b])
@@ -87,9 +98,7 @@ def score_task(
             for i in range(len(faceset)):
                 out.probes.append(
                     [
-                        protocol.name,
-                        v.model,
-                        v.scale,
+                        *head,
                         i,
                         faceset.paths[i],
                         names[faceset.labels[i]],
@@ -99,15 +108,20 @@ def score_task(
                 )
         out.details.append(detail)
         if not v.is_hr:  # intrinsic metrics; HR against itself would be PSNR = inf, SSIM = 1
-            iq = iqs[v.key][index]
+            iq = iqs[v.id][index]
             frl = fr_distance_np(emb, hr_emb)
             n = len(index)
             for m, values in (("psnr_y", iq[:, 0]), ("ssim_y", iq[:, 1]), ("fr_loss", frl)):
                 row(v, m, *_mean_std(values), n)
             for i in range(n):
-                out.images.append([protocol.name, v.model, v.scale, faceset.paths[i],
+                out.images.append([*head, faceset.paths[i],
                                    repr(float(iq[i, 0])), repr(float(iq[i, 1])), repr(float(frl[i]))])  # fmt: skip
     return out
+
+
+def _l2_normalise(e: np.ndarray) -> np.ndarray:
+    e = e.astype(np.float64)
+    return e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
 
 
 def fr_distance_np(a: np.ndarray, b: np.ndarray) -> np.ndarray:

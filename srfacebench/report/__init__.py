@@ -16,10 +16,13 @@ from typing import Any
 import jinja2
 import pandas as pd
 
+from ..degradations import severity_families
+from ..errors import DataError
 from ..io import atomic_write_text
 from ..registry import HR
+from ..results import v1_degradation
 from .leaderboard import Leaderboard, build_leaderboard
-from .plots import bar_plot, cmc_plot, roc_plot
+from .plots import bar_plot, cmc_plot, roc_plot, severity_plot
 from .runs import RunSet, load_runs
 
 __all__ = ["Leaderboard", "RunSet", "build_leaderboard", "build_report", "load_runs"]
@@ -37,27 +40,34 @@ def _data_uri(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def _inside(folder: Path, name: str) -> Path:
+    """``folder/name``, refusing any name that resolves outside ``folder`` (a hostile manifest)."""
+    path = (folder / name).resolve()
+    if not path.is_relative_to(folder.resolve()) or path.suffix.lower() != ".png":
+        raise DataError(f"{folder / 'samples.json'}: sample {name!r} is not a PNG inside {folder}")
+    return path
+
+
 def _face_grids(runs: RunSet) -> list[dict[str, Any]]:
-    """Sample faces from the runs' ``samples/`` folders (manifest ``samples.json``)."""
-    grids: dict[int, dict[str, Any]] = {}
+    """Sample faces from the runs' ``samples/`` folders (manifest ``samples.json``), per degradation."""
+    grids: dict[str, dict[str, Any]] = {}
     for folder in runs.samples.values():
         manifest = folder / "samples.json"
         if not manifest.is_file():
             continue
         m = json.loads(manifest.read_text(encoding="utf-8"))
         for entry in m["entries"]:
-            scale = int(entry["scale"])
-            g = grids.setdefault(scale, {"scale": scale, "columns": ["HR", f"LR x{scale}"], "cells": {}})
-            col = "HR" if entry["model"] == HR else (f"LR x{scale}" if entry["kind"] == "lr" else entry["model"])
+            deg = str(entry.get("degradation") or v1_degradation(int(entry["scale"])))
+            g = grids.setdefault(deg, {"degradation": deg, "columns": ["HR", "LR"], "cells": {}})
+            col = "HR" if entry["model"] == HR else ("LR" if entry["kind"] == "lr" else entry["model"])
             if col not in g["columns"]:
                 g["columns"].append(col)
-            g["cells"][(entry["image"], col)] = _data_uri(folder / entry["file"])
+            g["cells"][(entry["image"], col)] = _data_uri(_inside(folder, str(entry["file"])))
     out = []
-    for scale in sorted(grids):
-        g = grids[scale]
+    for deg, g in grids.items():
         names = list(dict.fromkeys(name for name, _ in g["cells"]))
         rows = [{"name": n, "images": [g["cells"].get((n, c)) for c in g["columns"]]} for n in names]
-        out.append({"scale": scale, "columns": g["columns"], "rows": rows})
+        out.append({"degradation": deg, "columns": g["columns"], "rows": rows})
     return out
 
 
@@ -65,26 +75,91 @@ def _figures(runs: RunSet, lb: Leaderboard) -> list[dict[str, Any]]:
     sections = []
     res = runs.results
     for p in dict.fromkeys(res.protocol):
-        scales = sorted(int(s) for s in res[res.protocol == p].scale.unique() if s != 1)
         task = runs.protocols[p].get("task")
-        imgs: list[str | None] = []
-        if task == "identification":
-            for s in scales:
-                imgs += [cmc_plot(runs, p, s, include_lr=True), cmc_plot(runs, p, s, include_lr=False)]
-            title = f"{p}: CMC curves"
-        else:
-            imgs += [roc_plot(runs, p, s) for s in scales]
-            title = f"{p}: ROC curves"
-        if any(imgs):
-            sections.append({"title": title, "images": [i for i in imgs if i]})
-        bars = [bar_plot(lb.metrics, p, m) for m in runs.protocols[p]["metrics"]]
-        if any(bars):
-            sections.append({"title": f"{p}: metrics with 95% bootstrap intervals", "images": [b for b in bars if b]})
+        for emb in dict.fromkeys(res[res.protocol == p].embedder):
+            sub = res[(res.protocol == p) & (res.embedder == emb)]
+            degs = [d for d in dict.fromkeys(sub.degradation) if d != "none"]
+            imgs: list[str | None] = []
+            if task == "identification":
+                for d in degs:
+                    imgs += [cmc_plot(runs, p, emb, d, include_lr=True), cmc_plot(runs, p, emb, d, include_lr=False)]
+                title = f"{p} ({emb}): CMC curves"
+            else:
+                imgs += [roc_plot(runs, p, emb, d) for d in degs]
+                title = f"{p} ({emb}): ROC curves"
+            if any(imgs):
+                sections.append({"title": title, "images": [i for i in imgs if i]})
+            main = runs.protocols[p]["main_score"]
+            curves = [
+                severity_plot(lb.metrics, p, m, emb, fam, pts)
+                for fam, pts in severity_families(degs).items()
+                for m in dict.fromkeys([main, "psnr_y", "fr_loss"])
+                if m in runs.protocols[p]["metrics"]
+            ]
+            if any(curves):
+                sections.append({"title": f"{p} ({emb}): metrics against degradation severity",
+                                 "images": [c for c in curves if c]})  # fmt: skip
+            bars = [bar_plot(lb.metrics, p, m, emb) for m in runs.protocols[p]["metrics"]]
+            if any(bars):
+                sections.append({"title": f"{p} ({emb}): metrics with 95% bootstrap intervals",
+                                 "images": [b for b in bars if b]})  # fmt: skip
     return sections
 
 
+def _cross_fr(runs: RunSet, lb: Leaderboard) -> list[dict[str, Any]]:
+    """Model (with the FR network it was trained against) × test FR network, per protocol's main
+    score and degradation: the paper's cross-FR question, one table per protocol."""
+    res = lb.metrics
+    embedders = list(dict.fromkeys(res.embedder))
+    if len(embedders) < 2:
+        return []
+    trained: dict[str, str] = {}
+    for prov in runs.provenance.values():
+        for vid, info in prov.get("model_infos", {}).items():
+            if info.get("trained_against_fr"):
+                trained[vid.split("|")[0]] = info["trained_against_fr"]
+    out = []
+    for p in dict.fromkeys(res.protocol):
+        main = runs.protocols[p]["main_score"]
+        sub = res[(res.protocol == p) & (res.metric == main)]
+        rows = []
+        for (model, deg), g in sub.groupby(["model", "degradation"], sort=False):
+            by = {e: (float(v), lo, hi) for e, v, lo, hi in zip(g.embedder, g.value, g.ci_low, g.ci_high, strict=True)}
+            cells = [
+                {"text": _fmt(by[e][0]), "ci": f"[{_fmt(by[e][1])}, {_fmt(by[e][2])}]" if e in by else ""}
+                if e in by else {"text": "", "ci": ""}
+                for e in embedders
+            ]  # fmt: skip
+            rows.append({"model": model, "degradation": deg, "trained": trained.get(model, "—"), "cells": cells})
+        out.append({"protocol": p, "metric": main, "embedders": embedders, "rows": rows})
+    return out
+
+
+def _summary(runs: RunSet, lb: Leaderboard) -> list[str]:
+    """The findings in words: which models beat bicubic beyond chance (Holm-corrected), per model."""
+    lines = []
+    comps = lb.comparisons[lb.comparisons.model_b == "bicubic"]
+    for model, g in comps.groupby("model_a", sort=False):
+        better, worse = [], []
+        for c in g.itertuples():
+            if not (c.p_holm < 0.05) or c.diff == 0 or math.isnan(c.diff):
+                continue
+            hib = runs.higher_is_better(c.protocol, c.metric)
+            where = f"{c.protocol}/{c.metric} ({c.degradation}, {c.embedder}: {c.diff:+.4g})"
+            (better if (c.diff > 0) == hib else worse).append(where)
+        n = len(g)
+        text = f"{model}: of {n} paired tests against bicubic (Holm-corrected, α = 0.05), "
+        text += f"better on {len(better)}" + (f" — {'; '.join(better)}" if better else "")
+        text += f", worse on {len(worse)}" + (f" — {'; '.join(worse)}" if worse else "")
+        text += f", no significant difference on {n - len(better) - len(worse)}."
+        lines.append(text)
+    if not lines:
+        lines.append("Only the HR and bicubic baselines were scored: no model to compare with bicubic.")
+    return lines
+
+
 def _rows(table: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
-    value_cols = [c for c in table.columns if not c.endswith(" ci_low") and not c.endswith(" ci_high")]
+    value_cols = [c for c in table.columns if not c.endswith((" ci_low", " ci_high", " n"))]
     rows = []
     for rec in table.to_dict("records"):
         cells = []
@@ -93,6 +168,8 @@ def _rows(table: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
             ci = ""
             if f"{c} ci_low" in rec and isinstance(rec[f"{c} ci_low"], float) and not math.isnan(rec[f"{c} ci_low"]):
                 ci = f"[{_fmt(rec[f'{c} ci_low'])}, {_fmt(rec[f'{c} ci_high'])}]"
+            if isinstance(rec.get(f"{c} n"), (int, float)) and not math.isnan(rec[f"{c} n"]):
+                ci += f" n={int(rec[f'{c} n'])}"
             sort = v if isinstance(v, (int, float)) and not (isinstance(v, float) and math.isnan(v)) else str(v)
             cells.append({"text": _fmt(v), "ci": ci, "sort": sort})
         rows.append({"cells": cells, "baseline": bool(rec.get("baseline"))})
@@ -100,7 +177,7 @@ def _rows(table: pd.DataFrame) -> tuple[list[str], list[dict[str, Any]]]:
 
 
 def _markdown(table: pd.DataFrame) -> str:
-    cols = [c for c in table.columns if not c.endswith(" ci_low") and not c.endswith(" ci_high")]
+    cols = [c for c in table.columns if not c.endswith((" ci_low", " ci_high", " n"))]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for rec in table.to_dict("records"):
         lines.append("| " + " | ".join(_fmt(rec[c]).replace("|", "\\|") for c in cols) + " |")
@@ -142,7 +219,13 @@ def build_report(
         )
         columns, rows = _rows(lb.table)
         comparisons = [
-            c | {"diff": _fmt(c["diff"]), "p_value": f"{c['p_value']:.3g}", "significant": c["p_value"] < 0.05}
+            c
+            | {
+                "diff": _fmt(c["diff"]),
+                "p_value": f"{c['p_value']:.3g}",
+                "p_holm": "" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3g}",
+                "significant": (c["p_holm"] if not math.isnan(c["p_holm"]) else c["p_value"]) < 0.05,
+            }
             for c in lb.comparisons.to_dict("records")
         ]
         html = env.get_template("report.html.j2").render(
@@ -151,6 +234,9 @@ def build_report(
             n_boot=n_boot,
             seed=seed,
             sort_by=lb.sort_by,
+            subsets=runs.subsets,
+            summary=_summary(runs, lb),
+            cross_fr=_cross_fr(runs, lb),
             columns=columns,
             rows=rows,
             comparisons=comparisons,

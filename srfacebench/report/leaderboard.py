@@ -1,5 +1,6 @@
-"""The leaderboard: one row per (model, scale), every metric with its CI, the gap recovered,
-and the paired comparisons, computed from a :class:`RunSet`."""
+"""The leaderboard: one row per (FR network, degradation, model), every metric with its CI and
+the number of items it rests on, the gap recovered, and the paired comparisons (Holm-corrected
+per model against bicubic), computed from a :class:`RunSet`."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..errors import DataError
 from ..registry import HR
-from .runs import RunSet
+from .runs import VARIANT, RunSet
 from .stats import (
     bootstrap_clusters,
     bootstrap_verification,
@@ -26,28 +28,33 @@ INTRINSIC = ("psnr_y", "ssim_y", "fr_loss")
 
 @dataclass
 class Leaderboard:
-    table: pd.DataFrame  # one row per (model, scale)
-    metrics: pd.DataFrame  # tidy: protocol, model, scale, metric, value, std, ci_low, ci_high, n
-    comparisons: pd.DataFrame  # protocol, scale, metric, model_a, model_b, diff, p_value, test
+    table: pd.DataFrame  # one row per (embedder, degradation, model)
+    metrics: pd.DataFrame  # tidy: protocol, model, scale, degradation, embedder, metric, value, std, ci_low, ci_high, n
+    comparisons: (
+        pd.DataFrame
+    )  # protocol, embedder, degradation, scale, metric, model_a, model_b, diff, p_value, p_holm, test
     sort_by: str
     n_boot: int
     seed: int
 
 
-def _variant_frames(df: pd.DataFrame, runs: RunSet, protocol: str) -> dict[tuple[str, int], pd.DataFrame]:
-    out = {}
+Key = tuple[str, str, str]  # (model, degradation, embedder)
+
+
+def _variant_frames(df: pd.DataFrame, runs: RunSet, protocol: str) -> dict[Key, pd.DataFrame]:
+    out: dict[Key, pd.DataFrame] = {}
     if df.empty:
         return out
     sub = df[df.protocol == protocol]
-    for (model, scale), g in sub.groupby(["model", "scale"], sort=False):
-        src = runs.source(protocol, model, int(scale))
-        out[(model, int(scale))] = g[g.run == src]
+    for (model, deg, emb), g in sub.groupby(VARIANT, sort=False):
+        src = runs.source(protocol, model, deg, emb)
+        out[(model, deg, emb)] = g[g.run == src]
     return out
 
 
-def _replicates(runs: RunSet, protocol: str, n_boot: int, seed: int) -> dict[tuple[str, int], dict[str, np.ndarray]]:
+def _replicates(runs: RunSet, protocol: str, n_boot: int, seed: int) -> dict[Key, dict[str, np.ndarray]]:
     """Bootstrap replicates per variant and metric (the same draws for every variant)."""
-    reps: dict[tuple[str, int], dict[str, np.ndarray]] = {}
+    reps: dict[Key, dict[str, np.ndarray]] = {}
     for key, g in _variant_frames(runs.pairs, runs, protocol).items():
         g = g.sort_values("pair")
         res = bootstrap_verification(
@@ -68,28 +75,45 @@ def _replicates(runs: RunSet, protocol: str, n_boot: int, seed: int) -> dict[tup
     return reps
 
 
+def holm(p_values: list[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1).
+
+    >>> holm([0.01, 0.04, 0.03])
+    [0.03, 0.06, 0.06]
+    """
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adj = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adj[i] = round(running, 12)
+    return adj
+
+
 def _comparisons(runs: RunSet, protocol: str, reps: dict) -> list[dict]:
-    """Each model against bicubic, and every two models, at each scale."""
+    """Each model against bicubic, and every two models, under each (FR network, degradation)."""
     rows: list[dict] = []
     res = runs.results[runs.results.protocol == protocol]
     probes = _variant_frames(runs.probes, runs, protocol)
     images = _variant_frames(runs.images, runs, protocol)
+    values = {(r.model, r.degradation, r.embedder, r.metric): float(r.value) for r in res.itertuples()}
 
-    def value(model: str, scale: int, metric: str) -> float:
-        v = res[(res.model == model) & (res.scale == scale) & (res.metric == metric)].value
-        return float(v.iloc[0]) if len(v) else float("nan")
-
-    for scale in sorted(int(s) for s in res.scale.unique() if s != 1):
-        models = [m for m in dict.fromkeys(res[res.scale == scale].model) if m != HR]
+    for (emb, deg), g in res[res.model != HR].groupby(["embedder", "degradation"], sort=False):
+        scale = int(g.scale.iloc[0])
+        models = list(dict.fromkeys(g.model))
         others = [m for m in models if m != BICUBIC]
-        pairs = [(m, BICUBIC) for m in others] + [(a, b) for i, a in enumerate(others) for b in others[i + 1 :]]
+        pairs = [(m, BICUBIC) for m in others if BICUBIC in models]
+        pairs += [(a, b) for i, a in enumerate(others) for b in others[i + 1 :]]
         for a, b in pairs:
-            ka, kb = (a, scale), (b, scale)
+            ka, kb = (a, deg, emb), (b, deg, emb)
 
-            def add(metric: str, p: float, test: str, a: str = a, b: str = b, scale: int = scale) -> None:
-                diff = value(a, scale, metric) - value(b, scale, metric)
-                rows.append({"protocol": protocol, "scale": scale, "metric": metric, "model_a": a, "model_b": b,
-                             "diff": diff, "p_value": p, "test": test})  # fmt: skip
+            def add(metric: str, p: float, test: str, a: str = a, b: str = b, at: tuple = (emb, deg, scale)) -> None:
+                e, d, sc = at
+                diff = values.get((a, d, e, metric), np.nan) - values.get((b, d, e, metric), np.nan)
+                rows.append({"protocol": protocol, "embedder": e, "degradation": d, "scale": sc,
+                             "metric": metric, "model_a": a, "model_b": b, "diff": diff, "p_value": p,
+                             "test": test})  # fmt: skip
 
             for metric in ("accuracy", "auc"):
                 if metric in reps.get(ka, {}) and metric in reps.get(kb, {}):
@@ -105,17 +129,30 @@ def _comparisons(runs: RunSet, protocol: str, reps: dict) -> list[dict]:
     return rows
 
 
+COMPARISON_COLUMNS = ["protocol", "embedder", "degradation", "scale", "metric", "model_a", "model_b", "diff",
+                      "p_value", "p_holm", "test"]  # fmt: skip
+
+
 def build_leaderboard(runs: RunSet, sort_by: str | None = None, n_boot: int = 1000, seed: int = 0) -> Leaderboard:
-    """Leaderboard, intervals and comparisons of a RunSet (see :mod:`srfacebench.report.stats`)."""
+    """Leaderboard, intervals and comparisons of a RunSet (see :mod:`srfacebench.report.stats`).
+
+    p-values are Holm-corrected per model against bicubic (``p_holm``): over every metric,
+    protocol, degradation and FR network that model is compared with bicubic on.
+    """
     r = runs.results.copy()
     protocols = list(dict.fromkeys(r.protocol))
+    if sort_by is not None:
+        p_, _, m_ = sort_by.partition("/")
+        if p_ not in runs.protocols or m_ not in runs.protocols[p_]["metrics"]:
+            known = [f"{p}/{m}" for p in protocols for m in runs.protocols[p]["metrics"]]
+            raise DataError(f"cannot sort by {sort_by!r}: known columns {known}")
     ci_rows, comp_rows = [], []
     for p in protocols:
         reps = _replicates(runs, p, n_boot, seed)
         sub = r[r.protocol == p]
         for row in sub.itertuples():
             lo, hi = np.nan, np.nan
-            rep = reps.get((row.model, int(row.scale)), {}).get(row.metric)
+            rep = reps.get((row.model, row.degradation, row.embedder), {}).get(row.metric)
             if rep is not None:
                 finite = rep[np.isfinite(rep)]
                 if finite.size:
@@ -123,15 +160,18 @@ def build_leaderboard(runs: RunSet, sort_by: str | None = None, n_boot: int = 10
             ci_rows.append((row.Index, lo, hi))
         comp_rows += _comparisons(runs, p, reps)
     ci = pd.DataFrame(ci_rows, columns=["idx", "ci_low", "ci_high"]).set_index("idx")
-    metrics = r.join(ci)[["protocol", "model", "scale", "embedder", "metric", "value", "std", "ci_low", "ci_high", "n"]]
+    cols = ["protocol", "model", "scale", "degradation", "embedder", "metric", "value", "std", "ci_low", "ci_high", "n"]
+    metrics = r.join(ci)[cols]
     if sort_by is None:
         first = protocols[0]
         sort_by = f"{first}/{runs.protocols[first]['main_score']}"
     table = _wide(metrics, runs, sort_by)
-    comps = pd.DataFrame(
-        comp_rows, columns=["protocol", "scale", "metric", "model_a", "model_b", "diff", "p_value", "test"]
-    )
-    return Leaderboard(table, metrics, comps, sort_by, n_boot, seed)
+    comps = pd.DataFrame(comp_rows, columns=[c for c in COMPARISON_COLUMNS if c != "p_holm"])
+    comps["p_holm"] = np.nan
+    vs_bic = comps.model_b == BICUBIC
+    for _model, idx in comps[vs_bic].groupby("model_a").groups.items():
+        comps.loc[idx, "p_holm"] = holm(comps.loc[idx, "p_value"].tolist())
+    return Leaderboard(table, metrics, comps[COMPARISON_COLUMNS], sort_by, n_boot, seed)
 
 
 def _arrow(runs: RunSet, protocol: str, metric: str) -> str:
@@ -139,34 +179,43 @@ def _arrow(runs: RunSet, protocol: str, metric: str) -> str:
 
 
 def _wide(metrics: pd.DataFrame, runs: RunSet, sort_by: str) -> pd.DataFrame:
-    rows = {}
+    rows: dict[Key, dict] = {}
     for m in metrics.itertuples():
-        key = (m.model, int(m.scale))
-        row = rows.setdefault(key, {"model": m.model, "scale": int(m.scale)})
+        key = (m.model, m.degradation, m.embedder)
+        row = rows.setdefault(
+            key, {"embedder": m.embedder, "degradation": m.degradation, "model": m.model, "scale": int(m.scale)}
+        )
         col = f"{m.protocol}/{m.metric}"
         row[col] = m.value
         row[f"{col} ci_low"] = m.ci_low
         row[f"{col} ci_high"] = m.ci_high
+        row[f"{col} n"] = m.n
     table = pd.DataFrame(list(rows.values()))
-    table.insert(2, "baseline", ["HR (upper bound)" if m == HR else "bicubic (LR)" if m == BICUBIC else ""
+    table.insert(4, "baseline", ["HR (upper bound)" if m == HR else "bicubic (LR)" if m == BICUBIC else ""
                                  for m in table.model])  # fmt: skip
-    # Recovered share of the HR–bicubic gap, per task metric, at each model's scale.
+    # Recovered share of the HR–bicubic gap, per task metric, under the same FR network and degradation.
     task_cols = [c for c in table.columns if "/" in c and " " not in c and c.split("/")[1] not in INTRINSIC]
     for col in task_cols:
-        hr = table.loc[table.model == HR, col]
-        bic = table[table.model == BICUBIC].set_index("scale")[col]
         gap = []
-        for model, scale, v in zip(table.model, table.scale, table[col], strict=True):
-            if model in (HR, BICUBIC) or hr.empty or scale not in bic.index or hr.iloc[0] == bic[scale]:
+        for rec in table.itertuples(index=False):
+            model, emb, deg = rec.model, rec.embedder, rec.degradation
+            v = table.loc[(table.model == model) & (table.embedder == emb) & (table.degradation == deg), col].iloc[0]
+            hr = table.loc[(table.model == HR) & (table.embedder == emb), col]
+            bic = table.loc[(table.model == BICUBIC) & (table.embedder == emb) & (table.degradation == deg), col]
+            if model in (HR, BICUBIC) or hr.empty or bic.empty or hr.iloc[0] == bic.iloc[0]:
                 gap.append(np.nan)
             else:
-                gap.append((v - bic[scale]) / (hr.iloc[0] - bic[scale]))
+                gap.append((v - bic.iloc[0]) / (hr.iloc[0] - bic.iloc[0]))
         table[f"{col} gap recovered"] = gap
     if sort_by not in table.columns:
-        raise ValueError(f"cannot sort by {sort_by!r}: known columns {[c for c in table.columns if '/' in c]}")
+        raise DataError(
+            f"cannot sort by {sort_by!r}: known columns {[c for c in table.columns if '/' in c and ' ' not in c]}"
+        )
     protocol, metric = sort_by.split("/", 1)
     ascending = not runs.higher_is_better(protocol, metric)
-    table = table.sort_values(sort_by, ascending=ascending, na_position="last", kind="stable").reset_index(drop=True)
+    table = table.sort_values(
+        ["embedder", "scale", sort_by], ascending=[True, True, ascending], na_position="last", kind="stable"
+    ).reset_index(drop=True)
     rename = {
         c: c.replace(c.split(" ")[0], c.split(" ")[0] + " " + _arrow(runs, *c.split(" ")[0].split("/", 1)))
         for c in table.columns

@@ -16,7 +16,7 @@ from ..metrics.verification import roc_curve
 from ..registry import HR
 from .runs import RunSet
 
-__all__ = ["bar_plot", "cmc_plot", "roc_plot"]
+__all__ = ["bar_plot", "cmc_plot", "roc_plot", "severity_plot"]
 
 
 def _png(fig: plt.Figure) -> str:
@@ -26,61 +26,64 @@ def _png(fig: plt.Figure) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _label(model: str, scale: int) -> str:
-    return "HR" if model == HR else f"{model} x{scale}"
+def _label(model: str, degradation: str) -> str:
+    return "HR" if model == HR else f"{model} {degradation}"
 
 
-def cmc_plot(runs: RunSet, protocol: str, scale: int, include_lr: bool = True) -> str | None:
-    """CMC curves (rank 1..50) of HR and every model at ``scale`` (the paper's Figs. 6-7)."""
+def cmc_plot(runs: RunSet, protocol: str, embedder: str, degradation: str, include_lr: bool = True) -> str | None:
+    """CMC curves (rank 1..50) of HR and every model under one degradation (the paper's Figs. 6-7)."""
     curves = {}
     for d in runs.details:
-        if d.get("protocol") != protocol or "cmc" not in d or d["scale"] not in (1, scale):
+        if d.get("protocol") != protocol or "cmc" not in d or d.get("embedder") != embedder:
             continue
-        if d["model"] == "bicubic" and not include_lr:
+        if d["degradation"] not in ("none", degradation) or (d["model"] == "bicubic" and not include_lr):
             continue
-        if runs.source(protocol, d["model"], d["scale"]) == d["run"]:
-            curves[(d["model"], d["scale"])] = d["cmc"]
+        if runs.source(protocol, d["model"], d["degradation"], embedder) == d["run"]:
+            curves[(d["model"], d["degradation"])] = d["cmc"]
     if not curves:
         return None
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for (model, s), cmc in curves.items():
-        ax.plot(np.arange(1, len(cmc) + 1), cmc, label=_label(model, s), lw=1.6, ls="--" if model == HR else "-")
+    for (model, deg), cmc in curves.items():
+        ax.plot(np.arange(1, len(cmc) + 1), cmc, label=_label(model, deg), lw=1.6, ls="--" if model == HR else "-")
     ax.set_xlabel("rank")
     ax.set_ylabel("identification rate")
-    ax.set_title(f"{protocol}: CMC at x{scale}" + ("" if include_lr else " (without bicubic)"))
+    ax.set_title(
+        f"{protocol} ({embedder}): CMC, {degradation}" + ("" if include_lr else " (without bicubic)"), fontsize=9
+    )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _png(fig)
 
 
-def roc_plot(runs: RunSet, protocol: str, scale: int) -> str | None:
+def roc_plot(runs: RunSet, protocol: str, embedder: str, degradation: str) -> str | None:
     pairs = runs.pairs
     if pairs.empty:
         return None
-    sub = pairs[(pairs.protocol == protocol) & pairs.scale.isin([1, scale])]
+    sub = pairs[
+        (pairs.protocol == protocol) & (pairs.embedder == embedder) & pairs.degradation.isin(["none", degradation])
+    ]
     if sub.empty:
         return None
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for (model, s), g in sub.groupby(["model", "scale"], sort=False):
-        if runs.source(protocol, model, int(s)) != g.run.iloc[0]:
-            g = g[g.run == runs.source(protocol, model, int(s))]
+    for (model, deg), g in sub.groupby(["model", "degradation"], sort=False):
+        g = g[g.run == runs.source(protocol, model, deg, embedder)]
         far, tar, _ = roc_curve(g.distance.to_numpy(float), g.label.to_numpy(int) == 1)
-        ax.plot(np.maximum(far, 1e-4), tar, label=_label(model, int(s)), lw=1.6)
+        ax.plot(np.maximum(far, 1e-4), tar, label=_label(model, deg), lw=1.6)
     ax.set_xscale("log")
     ax.set_xlabel("false accept rate")
     ax.set_ylabel("true accept rate")
-    ax.set_title(f"{protocol}: ROC at x{scale}")
+    ax.set_title(f"{protocol} ({embedder}): ROC, {degradation}", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="lower right")
     return _png(fig)
 
 
-def bar_plot(metrics: pd.DataFrame, protocol: str, metric: str) -> str | None:
-    """Bars of one metric for every (model, scale) with 95% bootstrap CI whiskers."""
-    sub = metrics[(metrics.protocol == protocol) & (metrics.metric == metric)]
+def bar_plot(metrics: pd.DataFrame, protocol: str, metric: str, embedder: str) -> str | None:
+    """Bars of one metric for every (model, degradation) with 95% bootstrap CI whiskers."""
+    sub = metrics[(metrics.protocol == protocol) & (metrics.metric == metric) & (metrics.embedder == embedder)]
     if sub.empty:
         return None
-    labels = [_label(m, int(s)) for m, s in zip(sub.model, sub.scale, strict=True)]
+    labels = [_label(m, d) for m, d in zip(sub.model, sub.degradation, strict=True)]
     values = sub.value.to_numpy(float)
     lo = values - sub.ci_low.to_numpy(float)
     hi = sub.ci_high.to_numpy(float) - values
@@ -92,6 +95,29 @@ def bar_plot(metrics: pd.DataFrame, protocol: str, metric: str) -> str | None:
     if finite.size and metric not in ("fr_loss",):
         span = finite.max() - finite.min()
         ax.set_ylim(max(0.0, finite.min() - max(span, 0.01) * 0.8), None)
-    ax.set_title(f"{protocol}: {metric} (95% bootstrap CI)", fontsize=9)
+    ax.set_title(f"{protocol} ({embedder}): {metric} (95% bootstrap CI)", fontsize=9)
     ax.grid(axis="y", alpha=0.3)
+    return _png(fig)
+
+
+def severity_plot(metrics: pd.DataFrame, protocol: str, metric: str, embedder: str, family: str,
+                  points: list[tuple[str, float, str]]) -> str | None:  # fmt: skip
+    """A metric against one degradation parameter (e.g. accuracy vs blur σ), one line per model,
+    with 95% bootstrap intervals as error bars."""
+    sub = metrics[(metrics.protocol == protocol) & (metrics.metric == metric) & (metrics.embedder == embedder)]
+    labels = {lab: x for _, x, lab in points}
+    sub = sub[sub.degradation.isin(labels)]
+    if sub.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for model, g in sub.groupby("model", sort=False):
+        g = g.assign(x=g.degradation.map(labels)).sort_values("x")
+        v = g.value.to_numpy(float)
+        err = np.vstack([np.nan_to_num(v - g.ci_low.to_numpy(float)), np.nan_to_num(g.ci_high.to_numpy(float) - v)])
+        ax.errorbar(g.x.to_numpy(float), v, yerr=err, marker="o", capsize=3, lw=1.4, label=model)
+    ax.set_xlabel(points[0][0])
+    ax.set_ylabel(metric)
+    ax.set_title(f"{protocol} ({embedder}): {metric} vs {family}", fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
     return _png(fig)

@@ -14,12 +14,15 @@ from ..results import RunResult
 __all__ = ["RunSet", "load_runs"]
 
 MERGE_TOL = 1e-9
-_KEY = ["model", "scale", "protocol", "embedder", "metric"]
+_KEY = ["model", "scale", "degradation", "protocol", "embedder", "metric"]
+VARIANT = ["model", "degradation", "embedder"]
 
 
 @dataclass
 class RunSet:
-    """Several runs merged: one row per (model, scale, protocol, embedder, metric).
+    """Several runs merged: one row per (model, degradation, embedder, protocol, metric).
+
+    Rows that differ in any axis are kept apart; a number present in several runs must agree.
 
     Attributes:
         results: tidy rows with a ``run`` column (the folder the number comes from).
@@ -37,20 +40,38 @@ class RunSet:
     samples: dict[str, Path] = field(default_factory=dict)
     details: list[dict[str, Any]] = field(default_factory=list)  # results.json details, with "run"
 
-    def source(self, protocol: str, model: str, scale: int) -> str:
+    def source(self, protocol: str, model: str, degradation: str, embedder: str) -> str:
         """The run folder whose numbers (and per-item data) stand for this variant."""
         r = self.results
-        hit = r[(r.protocol == protocol) & (r.model == model) & (r.scale == scale)]
+        hit = r[
+            (r.protocol == protocol) & (r.model == model) & (r.degradation == degradation) & (r.embedder == embedder)
+        ]
         return str(hit.run.iloc[0])
+
+    @property
+    def subsets(self) -> dict[str, str]:
+        """Run folder -> how it was a subset (``--limit``), for runs that were."""
+        out = {}
+        for run, prov in self.provenance.items():
+            limit = prov.get("limit", prov.get("limit_pairs_per_fold"))
+            if limit is not None:
+                out[run] = prov.get("subset") or f"--limit {limit} (pairs per fold)"
+        return out
 
     def higher_is_better(self, protocol: str, metric: str) -> bool:
         return bool(self.protocols[protocol]["metrics"][metric]["higher_is_better"])
 
 
-def _read_csv(path: Path, run: str) -> pd.DataFrame:
+def _read_csv(path: Path, run: str, embedder: str) -> pd.DataFrame:
     if not path.is_file():
         return pd.DataFrame()
     df = pd.read_csv(path, keep_default_na=False, dtype={"image": str, "image_a": str, "image_b": str})
+    if "degradation" not in df.columns:  # schema v1 per-item CSVs
+        from ..results import v1_degradation
+
+        df.insert(3, "degradation", [v1_degradation(s) for s in df["scale"]])
+    if "embedder" not in df.columns:
+        df.insert(4, "embedder", embedder)
     df.insert(0, "run", run)
     return df
 
@@ -92,9 +113,10 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
                     f"{known.get('version')} of an earlier run; merge runs of one protocol version"
                 )
             protocols.setdefault(p["name"], p)
-        pairs.append(_read_csv(d / "pairs.csv", run))
-        probes.append(_read_csv(d / "probes.csv", run))
-        images.append(_read_csv(d / "images.csv", run))
+        first_emb = str(res.provenance.get("embedder", {}).get("name", ""))
+        pairs.append(_read_csv(d / "pairs.csv", run, first_emb))
+        probes.append(_read_csv(d / "probes.csv", run, first_emb))
+        images.append(_read_csv(d / "images.csv", run, first_emb))
         if (d / "samples").is_dir():
             samples[run] = d / "samples"
     results = pd.concat(frames, ignore_index=True)
@@ -104,8 +126,9 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
     if not bad.empty:
         b = bad.iloc[0]
         raise DataError(
-            f"runs disagree on {b.model}@x{b.scale} {b.protocol} {b.metric}: {b.value!r} in {b.run} vs "
-            f"{b.value_first!r} in {b.run_first}; merge only runs of the same protocol, data and embedder"
+            f"runs disagree on {b.model} under {b.degradation}, FR {b.embedder}, {b.protocol} {b.metric}: "
+            f"{b.value!r} in {b.run} vs {b.value_first!r} in {b.run_first}; merge only runs of the same "
+            "protocol version and data"
         )
     return RunSet(
         results=first.reset_index(drop=True),

@@ -117,7 +117,7 @@ def test_celeba_numbers_recompute_and_order(celeba_run):
     assert results[("bicubic", 4, "fr_loss")] < results[("bicubic", 8, "fr_loss")]
     assert ("hr", 1, "psnr_y") not in results  # documented: PSNR of HR against itself is omitted
     html = (celeba_run / "report.html").read_text()
-    assert "celeba-train-identification: CMC curves" in html and "McNemar exact" in html
+    assert "celeba-train-identification (dlib-resnet29): CMC curves" in html and "McNemar exact" in html
     assert html.count("data:image/png;base64,") >= 4 + 9  # 2 CMC plots per scale, metric bars
 
 

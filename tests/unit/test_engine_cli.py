@@ -83,7 +83,7 @@ def test_wrong_shape_and_raising_adapters(base_args, tmp_path, capsys, adapters_
     code, _, err = run_cli([*base_args, "--out", str(tmp_path / "o1"), "--model", "wrong_shape_adapter"], capsys)
     assert code == 2 and "model 'identity' at scale 4 returned shape (8, 3, 40, 40), expected (8, 3, 160, 160)" in err
     code, _, err = run_cli([*base_args, "--out", str(tmp_path / "o2"), "--model", "raising_adapter"], capsys)
-    assert code == 2 and "model 'raiser' raised at scale 4: RuntimeError: CUDA out of memory (simulated)" in err
+    assert code == 2 and "model 'raiser' raised under bicubic:4: RuntimeError: CUDA out of memory (simulated)" in err
     code, _, err = run_cli([*base_args, "--out", str(tmp_path / "o3"), "--model", "broken_import_adapter"], capsys)
     assert code == 2 and "adapter module 'broken_import_adapter' failed to import" in err
 

@@ -86,7 +86,7 @@ def test_merge_keeps_every_number_of_its_own_run(two_runs, tmp_path):
         rows = list(csv.DictReader(fh))
     assert len(rows) == 4 and {r["baseline"] for r in rows} == {"HR (upper bound)", "bicubic (LR)", ""}
     assert "tiny-verification/accuracy ↑" in rows[0]
-    assert (tmp_path / "lb.md").read_text().startswith("| model | scale | baseline |")
+    assert (tmp_path / "lb.md").read_text().startswith("| embedder | degradation | model | scale | baseline |")
 
 
 def test_model_names_are_escaped(two_runs, tmp_path):
@@ -103,5 +103,5 @@ def test_runs_that_disagree_do_not_merge(two_runs, tmp_path):
     hr_row = next(r for r in data["rows"] if r["model"] == "hr")
     hr_row["value"] += 0.25
     (b / "results.json").write_text(json.dumps(data))
-    with pytest.raises(DataError, match="runs disagree on hr@x1 tiny-verification"):
+    with pytest.raises(DataError, match="runs disagree on hr under none, FR dlib-resnet29, tiny-verification"):
         load_runs([a, b])
