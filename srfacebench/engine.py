@@ -28,6 +28,7 @@ from . import __version__
 from .config import RunConfig
 from .data.chips import default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet
+from .data.landmarks import chip_landmarks
 from .errors import ModelError, SrfacebenchError
 from .io import atomic_write_text
 from .plan import Plan, cache_keys, load_dataset, make_plan
@@ -103,6 +104,10 @@ def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
         chip_root, acounts = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=cfg.progress)
         timings[f"align:{pool.name}"] = time.perf_counter() - t0
         align_counts[pool.name] = acounts
+        for emb in embedders.values():  # networks with their own face layout get per-image landmarks
+            emb.landmarks = (
+                chip_landmarks(chip_root, pool.paths, pool.size, pool.padding) if emb.layout is not None else None
+            )
         wanted = {lab for p, _, _ in pool.tasks for lab in plan.per_protocol[p.name]}
         pool_variants = [v for v in variants if v.is_hr or v.degradation in wanted]
         emb_keys, iq_keys = cache_keys(

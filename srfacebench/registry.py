@@ -42,6 +42,7 @@ _BUILTIN_MODELS: dict[str, Loader | None] = {
 _BUILTIN_EMBEDDERS: dict[str, str] = {
     "dlib-resnet29": "srfacebench.embedders.dlib_resnet:DlibResNet29",
     "facenet-vggface2": "srfacebench.embedders.facenet:FacenetVGGFace2",
+    "mobileface-v2": "srfacebench.embedders.mobileface:MobileFaceV2",
 }
 
 

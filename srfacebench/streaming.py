@@ -15,7 +15,6 @@ change what the next model sees.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,26 +57,27 @@ class Variant:
 class Embedder:
     """An eval-mode FaceEmbedder on a device, returning numpy float32.
 
-    ``prepare(images, pool_indices)`` (optional) maps the pool's chips to the layout the network
-    expects (e.g. a five-point template), per image; by default the network gets the chip as is.
+    A network with a ``layout`` of its own (e.g. MobileFace's five-point template) is given the
+    pool's per-image ``landmarks`` (N×5×2 chip pixels) and maps each chip to its layout itself.
     """
 
-    def __init__(
-        self,
-        net: torch.nn.Module,
-        device: str,
-        prepare: Callable[[torch.Tensor, list[int]], torch.Tensor] | None = None,
-    ) -> None:
+    def __init__(self, net: torch.nn.Module, device: str, landmarks: np.ndarray | None = None) -> None:
         self.net = net.to(device).eval()
         self.info: dict[str, Any] = net.describe()
         self.name: str = str(self.info["name"])
         self.distance: str = str(self.info.get("distance", "euclidean"))
-        self.prepare = prepare
+        self.device = device
+        self.landmarks = landmarks
+
+    @property
+    def layout(self) -> str | None:
+        return getattr(self.net, "layout", None)
 
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor, pool_indices: list[int] | None = None) -> np.ndarray:
-        if self.prepare is not None:
-            x = self.prepare(x, pool_indices or [])
+        if self.landmarks is not None and pool_indices is not None:
+            lm = torch.from_numpy(self.landmarks[pool_indices]).to(self.device)
+            return self.net(x, landmarks=lm).float().cpu().numpy()
         return self.net(x).float().cpu().numpy()
 
 

@@ -1,0 +1,54 @@
+"""Five face landmarks per aligned chip, for FR networks that expect another face layout.
+
+For each dlib chip of a pool, dlib's 68-point predictor is run inside the chip's canonical face
+box (the template square that ``get_face_chip`` maps to ``[p, 1 + p] / (1 + 2p)`` of the chip)
+and reduced to the five points of the ArcFace template: eye centres (mean of each eye's six
+points), nose tip (point 30) and mouth corners (48, 54), in chip pixels. The result is cached
+beside the chips as ``landmarks5-<key>.npy``, the key hashing the image list, the chip layout and
+the predictor file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..io import atomic_save_npy
+from .align import chip_name
+from .images import read_rgb
+
+__all__ = ["chip_landmarks"]
+
+PREDICTOR = "shape_predictor_68_face_landmarks.dat"
+
+
+def _predictor_path() -> Path:
+    import face_recognition_models
+
+    return Path(os.path.dirname(face_recognition_models.__file__)) / "models" / PREDICTOR
+
+
+def chip_landmarks(chip_root: Path, paths: list[str], size: int, padding: float) -> np.ndarray:
+    """(N, 5, 2) float32 landmarks of the chips of ``paths`` (cached)."""
+    import dlib
+
+    pred_path = _predictor_path()
+    key = hashlib.sha256(
+        "\n".join([*paths, f"size={size}", f"padding={padding}", f"{PREDICTOR}={pred_path.stat().st_size}"]).encode()
+    ).hexdigest()[:20]
+    cache = Path(chip_root) / f"landmarks5-{key}.npy"
+    if cache.is_file():
+        return np.load(cache)
+    predictor = dlib.shape_predictor(str(pred_path))
+    lo, hi = padding / (1 + 2 * padding) * size, (1 + padding) / (1 + 2 * padding) * size
+    box = dlib.rectangle(round(lo), round(lo), round(hi), round(hi))
+    out = np.empty((len(paths), 5, 2), np.float32)
+    for i, rel in enumerate(paths):
+        shape = predictor(read_rgb(Path(chip_root) / chip_name(rel)), box)
+        a = np.array([[shape.part(j).x, shape.part(j).y] for j in range(68)], np.float64)
+        out[i] = np.stack([a[36:42].mean(0), a[42:48].mean(0), a[30], a[48], a[54]])
+    atomic_save_npy(cache, out)
+    return out
