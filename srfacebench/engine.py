@@ -131,7 +131,7 @@ def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
             for name, emb in embedders.items():
                 task = score_task(
                     protocol, faceset, index, pvars, {v.id: embs[(v.id, name)] for v in pvars}, iqs, name,
-                    emb.distance,
+                    emb.distance, cfg.device,
                 )  # fmt: skip
                 result.rows.extend(task.rows)
                 result.details.extend(task.details)

@@ -47,6 +47,7 @@ def score_task(
     iqs: dict[str, np.ndarray],
     embedder_name: str,
     distance: str = "euclidean",
+    device: str = "cpu",
 ) -> TaskOutput:
     """All rows of one protocol for one FR network: its task metrics per variant, and intrinsic
     metrics per SR variant.
@@ -89,7 +90,7 @@ def score_task(
                 out.pairs.append([*head, i, int(pairs.fold[i]), int(pairs.same[i]), repr(float(dist[i])), a, b])
         else:
             spec = protocol.identification
-            res_i = identification_metrics(emb, faceset.labels, spec.ks, spec.max_rank, spec.fpir, spec.seed)
+            res_i = identification_metrics(emb, faceset.labels, spec.ks, spec.max_rank, spec.fpir, spec.seed, device)
             for m, (value, std) in res_i.metrics().items():
                 row(v, m, value, std, res_i.n_probes)
             detail |= {"cmc": list(res_i.cmc), "knn_accuracy": {str(k): a for k, a in res_i.knn_accuracy.items()}}

@@ -32,6 +32,7 @@ __all__ = [
     "identification_metrics",
     "knn_accuracy",
     "knn_leave_one_out",
+    "knn_torch",
     "knn_vote",
     "probe_ranks",
 ]
@@ -46,7 +47,48 @@ def _faiss_index(dim: int):
     return index
 
 
-def _search(gallery: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def _faiss_gpus() -> int:
+    try:
+        import faiss
+    except ImportError:  # pragma: no cover - faiss-cpu is a core dependency
+        return 0
+    return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
+
+
+def knn_torch(
+    gallery: np.ndarray, queries: np.ndarray, k: int, device: str = "cpu", chunk: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact k-NN by squared L2 with torch (matrix product + top-k), queries in chunks.
+
+    The GPU path when faiss-gpu is not installed. ``chunk`` defaults to what fits in a quarter of
+    the device's free memory (CUDA) or 4,096 queries (CPU). Returns (squared distances, indices)
+    as float32 / int64 numpy arrays, nearest first, like FAISS's ``IndexFlatL2.search``.
+    """
+    import torch
+
+    dtype = torch.float32 if device.startswith("cuda") else torch.float64
+    g = torch.as_tensor(np.asarray(gallery), dtype=dtype, device=device)
+    q_all = torch.as_tensor(np.asarray(queries), dtype=dtype, device=device)
+    if chunk is None:
+        if device.startswith("cuda"):
+            free, _ = torch.cuda.mem_get_info(torch.device(device))
+            chunk = max(1, int(free // 4 // (g.shape[0] * torch.finfo(dtype).bits // 8 * 2)))
+        else:
+            chunk = 4096
+    g_sq = (g * g).sum(1)
+    dists, idxs = [], []
+    for s in range(0, q_all.shape[0], chunk):
+        q = q_all[s : s + chunk]
+        d = (q * q).sum(1, keepdim=True) - 2.0 * q @ g.T + g_sq[None, :]
+        val, idx = torch.topk(d.clamp_min_(0.0), k, dim=1, largest=False, sorted=True)
+        dists.append(val.float().cpu())
+        idxs.append(idx.cpu())
+    return torch.cat(dists).numpy(), torch.cat(idxs).numpy().astype(np.int64)
+
+
+def _search(gallery: np.ndarray, queries: np.ndarray, k: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    if device.startswith("cuda") and _faiss_gpus() == 0:
+        return knn_torch(gallery, queries, k, device)
     g = np.ascontiguousarray(gallery, dtype=np.float32)
     q = np.ascontiguousarray(queries, dtype=np.float32)
     index = _faiss_index(g.shape[1])
@@ -54,15 +96,19 @@ def _search(gallery: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarra
     return index.search(q, k)
 
 
-def knn_leave_one_out(embeddings: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(squared distances, indices), each N×k: the k nearest *other* images of every image."""
+def knn_leave_one_out(embeddings: np.ndarray, k: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """(squared distances, indices), each N×k: the k nearest *other* images of every image.
+
+    On ``device="cuda"`` the search runs on the GPU: faiss-gpu when installed, else
+    :func:`knn_torch`.
+    """
     e = np.asarray(embeddings)
     n = e.shape[0]
     if e.ndim != 2:
         raise ValueError(f"embeddings must be N×d, got shape {e.shape}")
     if not 1 <= k < n:
         raise ValueError(f"k must be in [1, N-1] = [1, {n - 1}], got {k}")
-    dist, idx = _search(e, e, k + 1)
+    dist, idx = _search(e, e, k + 1, device)
     self_mask = idx == np.arange(n)[:, None]
     # Drop the probe itself where it appears; otherwise drop the farthest (k+1-th) neighbour.
     no_self = ~self_mask.any(axis=1)
@@ -166,12 +212,13 @@ def identification_metrics(
     max_rank: int = 50,
     fpir_targets: tuple[float, ...] = (0.1, 0.01),
     seed: int = 0,
+    device: str = "cpu",
 ) -> IdentificationResult:
-    """All identification metrics from one shared kNN search."""
+    """All identification metrics from one shared kNN search (on ``device``)."""
     lab = np.asarray(labels)
     n = lab.size
     depth = min(max(max(ks), max_rank), n - 1)
-    _, idx = knn_leave_one_out(embeddings, depth)
+    _, idx = knn_leave_one_out(embeddings, depth, device)
     nl = lab[idx]
     ranks = probe_ranks(nl, lab)
     preds = {k: knn_vote(nl, k) for k in ks}
