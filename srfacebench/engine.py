@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .config import RunConfig
-from .data.chips import default_cache_dir, ensure_aligned
+from .data.chips import CHIP_STORE, default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet
 from .data.landmarks import chip_landmarks
 from .errors import ModelError, SrfacebenchError
@@ -101,24 +101,30 @@ def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
     for pool in plan.pools:
         pool_set = FaceSet(pool.name, pool.root, pool.paths, np.zeros(len(pool.paths), np.int64), [])
         t0 = time.perf_counter()
-        chip_root, acounts = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=cfg.progress)
+        aligned = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=cfg.progress)
+        chip_root = aligned.root
         timings[f"align:{pool.name}"] = time.perf_counter() - t0
-        align_counts[pool.name] = acounts
+        align_counts[pool.name] = aligned.counts | {
+            "images": len(pool.paths),
+            "fallback_in_pool": len(aligned.fallback),
+            "fallback_images": aligned.fallback[:100],
+        }
         for emb in embedders.values():  # networks with their own face layout get per-image landmarks
             emb.landmarks = (
-                chip_landmarks(chip_root, pool.paths, pool.size, pool.padding) if emb.layout is not None else None
+                chip_landmarks(chip_root, aligned.names, pool.size, pool.padding) if emb.layout is not None else None
             )
         wanted = {lab for p, _, _ in pool.tasks for lab in plan.per_protocol[p.name]}
         pool_variants = [v for v in variants if v.is_hr or v.degradation in wanted]
         emb_keys, iq_keys = cache_keys(
-            pool.fingerprint(), str(chip_root), pool_variants, infos, plan.degradations,
+            pool.fingerprint() + aligned.fingerprint(), f"{CHIP_STORE}/size{pool.size}-pad{pool.padding:g}",
+            pool_variants, infos, plan.degradations,
             {n: e.info for n, e in embedders.items()},
         )  # fmt: skip
         t0 = time.perf_counter()
         bar = tqdm(desc=f"embed {pool.name}", unit="img", disable=not cfg.progress)
         try:
             embs, iqs = stream_pool(
-                chip_root, pool.paths, pool_variants, plan.degradations, embedders, emb_keys, iq_keys,
+                chip_root, aligned.names, pool.paths, pool_variants, plan.degradations, embedders, emb_keys, iq_keys,
                 out / "cache", device=cfg.device, batch_size=cfg.batch_size, workers=cfg.workers, progress=bar,
                 timings=timings, counts=counts,
             )  # fmt: skip
@@ -235,14 +241,12 @@ def _samples(plan: Plan) -> None:
     cfg = plan.config
     pool = plan.pools[0]
     cache_dir = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
-    from .data.chips import aligned_root
-
-    chip_root = aligned_root(cache_dir, FaceSet(pool.name, pool.root, [], np.zeros(0, np.int64), []),
-                             pool.size, pool.padding)  # fmt: skip
+    pool_set = FaceSet(pool.name, pool.root, pool.paths[:4], np.zeros(min(4, len(pool.paths)), np.int64), [])
+    aligned = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=False)
     variants, _ = _load_variants(plan)
     labels = plan.per_protocol[pool.tasks[0][0].name]
-    write_samples(cfg.out, chip_root, pool.paths, [v for v in variants if v.degradation in labels],
-                  plan.degradations, cfg.device)  # fmt: skip
+    chosen = [v for v in variants if v.degradation in labels]
+    write_samples(cfg.out, aligned.root, aligned.names, pool_set.paths, chosen, plan.degradations, cfg.device)
 
 
 def evaluate(

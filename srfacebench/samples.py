@@ -26,6 +26,7 @@ N_SAMPLES = 4
 def write_samples(
     out: Path,
     chip_root: Path,
+    chip_names: list[str],
     paths: list[str],
     variants: list[Variant],
     degradations: dict[str, Degradation],
@@ -35,7 +36,7 @@ def write_samples(
     folder = Path(out) / "samples"
     folder.mkdir(parents=True, exist_ok=True)
     picks = list(range(min(N_SAMPLES, len(paths))))
-    hr = torch.stack([ChipDataset(chip_root, paths)[i][1] for i in picks]).to(device)
+    hr = torch.stack([ChipDataset(chip_root, chip_names)[i][1] for i in picks]).to(device)
     keys = [paths[i] for i in picks]
     entries: list[dict[str, Any]] = []
 

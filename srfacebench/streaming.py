@@ -118,6 +118,7 @@ class StreamCounts:
 
 def stream_pool(
     chip_root: Path,
+    chip_names: list[str],
     paths: list[str],
     variants: list[Variant],
     degradations: dict[str, Degradation],
@@ -134,6 +135,9 @@ def stream_pool(
     counts: StreamCounts | None = None,
 ) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, np.ndarray]]:
     """Embeddings (N×d) per (variant id, embedder name) and PSNR-Y/SSIM-Y (N×2) per SR variant id.
+
+    ``chip_names[i]`` is the chip (under ``chip_root``) of pool image ``paths[i]``; the paths
+    seed per-image noise.
 
     ``emb_keys``/``iq_keys`` name the cache folders (computed by the plan from everything the
     numbers depend on).
@@ -169,7 +173,7 @@ def stream_pool(
         progress.reset(total=sum(len(shards[k]) for k in todo))
     by_id = {v.id: v for v in variants}
     loader = DataLoader(
-        ChipDataset(chip_root, paths),
+        ChipDataset(chip_root, chip_names),
         batch_sampler=[b for _, b in batches],
         num_workers=workers,
         persistent_workers=False,

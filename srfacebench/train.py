@@ -118,23 +118,23 @@ def _load_chips(cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, dict[str,
     cache = Path(cfg.cache_dir) if cfg.cache_dir else default_cache_dir()
     rank, _ = _world()
     if rank == 0:
-        chip_root, _ = ensure_aligned(fs, cache, 160, 0.25, progress=True)
+        ensure_aligned(fs, cache, 160, 0.25, progress=True)
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
-    chip_root, _ = ensure_aligned(fs, cache, 160, 0.25, progress=False)
+    aligned = ensure_aligned(fs, cache, 160, 0.25, progress=False)
     n_val_ids = min(cfg.val_identities, len(fs.identities) - 1)
     val_labels = set(range(len(fs.identities) - n_val_ids, len(fs.identities)))
     train_idx = [i for i, lbl in enumerate(fs.labels.tolist()) if lbl not in val_labels]
     val_idx = [i for i, lbl in enumerate(fs.labels.tolist()) if lbl in val_labels][: cfg.val_images]
     if cfg.limit_images is not None:
         train_idx = train_idx[: cfg.limit_images]
-    ds = ChipDataset(chip_root, fs.paths)
+    ds = ChipDataset(aligned.root, aligned.names)
 
     def stack(idx: list[int]) -> torch.Tensor:
         return torch.stack([(ds[i][1] * 255).round().to(torch.uint8) for i in idx])
 
     meta = {"train_images": len(train_idx), "val_images": len(val_idx), "val_identities": n_val_ids,
-            "train_identities": len(fs.identities) - n_val_ids, "chips": str(chip_root)}  # fmt: skip
+            "train_identities": len(fs.identities) - n_val_ids, "chips": str(aligned.root)}  # fmt: skip
     return stack(train_idx), stack(val_idx), meta
 
 

@@ -31,11 +31,11 @@ from ..errors import DataError
 from ..io import atomic_write_bytes, atomic_write_text, png_bytes
 from .images import read_rgb
 
-__all__ = ["FALLBACK_BOX", "AlignResult", "Aligner", "align_files", "align_folder"]
+__all__ = ["FALLBACK_BOX", "AlignResult", "Aligner", "align_files", "align_folder", "align_jobs", "fallback_chips"]
 
 FALLBACK_BOX = (0.268, 0.32, 0.70, 0.748)  # left, top, right, bottom as fractions of W, H
 LOG_NAME = "align_log.csv"
-LOG_FIELDS = ["path", "status", "faces_found", "action"]
+LOG_FIELDS = ["path", "status", "faces_found", "action", "source"]
 
 
 @dataclass(frozen=True)
@@ -134,26 +134,55 @@ def align_files(
     Raises:
         DataError: naming the image that could not be read or aligned.
     """
-    src_root, dst_root = Path(src_root), Path(dst_root)
+    src_root = Path(src_root)
+    jobs = [(str(src_root / r), chip_name(r)) for r in rel_paths]
+    counts = align_jobs(jobs, dst_root, size=size, padding=padding, workers=workers, progress=progress)
+    log = _read_log(Path(dst_root) / LOG_NAME)
+    counts["fallback_total"] = sum(1 for r in rel_paths if chip_name(r) in log or r in log)
+    return counts
+
+
+def align_jobs(
+    jobs: Sequence[tuple[str, str]],
+    dst_root: str | Path,
+    *,
+    size: int = 160,
+    padding: float = 0.25,
+    workers: int | None = None,
+    progress: bool = True,
+) -> dict[str, int]:
+    """Align each ``(source image path, chip name)`` job into ``dst_root/chip name``; resumable.
+
+    The log ``dst_root/align_log.csv`` (keyed by chip name) lists every chip made by the fallback.
+    """
+    dst_root = Path(dst_root)
     dst_root.mkdir(parents=True, exist_ok=True)
     log_path = dst_root / LOG_NAME
     log = _read_log(log_path)
-    todo = [
-        (str(src_root / r), str(dst_root / chip_name(r))) for r in rel_paths if not (dst_root / chip_name(r)).is_file()
-    ]
-    counts = {"already_aligned": len(rel_paths) - len(todo), "detected": 0, "fallback": 0}
+    seen: set[str] = set()
+    todo = []
+    for src, name in jobs:
+        if name not in seen and not (dst_root / name).is_file():
+            todo.append((src, str(dst_root / name)))
+        seen.add(name)
+    counts = {"already_aligned": len(seen) - len(todo), "detected": 0, "fallback": 0}
     if todo:
         workers = workers or max(1, min(len(todo) // 64 + 1, os.cpu_count() or 1))
         try:
-            for res in _run_jobs(todo, size, padding, workers, progress):
+            for res, (_, dst) in zip(_run_jobs(todo, size, padding, workers, progress), todo, strict=True):
                 counts[res.status] += 1
-                rel = os.path.relpath(res.path, src_root)
+                name = os.path.relpath(dst, dst_root)
                 if res.status == "fallback":
-                    log[rel] = {"path": rel, "status": res.status, "faces_found": "0", "action": res.action}
+                    log[name] = {"path": name, "status": res.status, "faces_found": "0", "action": res.action,
+                                 "source": res.path}  # fmt: skip
         finally:
             _write_log(log_path, log)
-    counts["fallback_total"] = sum(1 for r in rel_paths if r in log)
     return counts
+
+
+def fallback_chips(dst_root: str | Path) -> set[str]:
+    """Chip names aligned by the fallback (no face found), from ``dst_root``'s log."""
+    return set(_read_log(Path(dst_root) / LOG_NAME))
 
 
 def _run_jobs(
@@ -179,7 +208,7 @@ def _write_log(path: Path, log: dict[str, dict[str, str]]) -> None:
     import io
 
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=LOG_FIELDS)
+    writer = csv.DictWriter(buf, fieldnames=LOG_FIELDS, restval="")
     writer.writeheader()
     for key in sorted(log):
         writer.writerow(log[key])

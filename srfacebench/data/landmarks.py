@@ -4,8 +4,8 @@ For each dlib chip of a pool, dlib's 68-point predictor is run inside the chip's
 box (the template square that ``get_face_chip`` maps to ``[p, 1 + p] / (1 + 2p)`` of the chip)
 and reduced to the five points of the ArcFace template: eye centres (mean of each eye's six
 points), nose tip (point 30) and mouth corners (48, 54), in chip pixels. The result is cached
-beside the chips as ``landmarks5-<key>.npy``, the key hashing the image list, the chip layout and
-the predictor file.
+beside each chip (content-addressed) as ``<chip>.lm5-<tag>.npy``, the tag hashing the chip layout
+and the predictor file.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 
 from ..io import atomic_save_npy
-from .align import chip_name
 from .images import read_rgb
 
 __all__ = ["chip_landmarks"]
@@ -31,24 +30,27 @@ def _predictor_path() -> Path:
     return Path(os.path.dirname(face_recognition_models.__file__)) / "models" / PREDICTOR
 
 
-def chip_landmarks(chip_root: Path, paths: list[str], size: int, padding: float) -> np.ndarray:
-    """(N, 5, 2) float32 landmarks of the chips of ``paths`` (cached)."""
+def chip_landmarks(chip_root: Path, names: list[str], size: int, padding: float) -> np.ndarray:
+    """(N, 5, 2) float32 landmarks of the chips ``chip_root/names[i]`` (cached per chip, by content)."""
     import dlib
 
     pred_path = _predictor_path()
-    key = hashlib.sha256(
-        "\n".join([*paths, f"size={size}", f"padding={padding}", f"{PREDICTOR}={pred_path.stat().st_size}"]).encode()
-    ).hexdigest()[:20]
-    cache = Path(chip_root) / f"landmarks5-{key}.npy"
-    if cache.is_file():
-        return np.load(cache)
-    predictor = dlib.shape_predictor(str(pred_path))
+    tag = hashlib.sha256(f"{PREDICTOR}={pred_path.stat().st_size};size={size};padding={padding}".encode()).hexdigest()[
+        :8
+    ]
+    predictor = None
     lo, hi = padding / (1 + 2 * padding) * size, (1 + padding) / (1 + 2 * padding) * size
-    box = dlib.rectangle(round(lo), round(lo), round(hi), round(hi))
-    out = np.empty((len(paths), 5, 2), np.float32)
-    for i, rel in enumerate(paths):
-        shape = predictor(read_rgb(Path(chip_root) / chip_name(rel)), box)
+    out = np.empty((len(names), 5, 2), np.float32)
+    for i, name in enumerate(names):
+        cache = Path(chip_root) / f"{name[:-4]}.lm5-{tag}.npy"
+        if cache.is_file():
+            out[i] = np.load(cache)
+            continue
+        if predictor is None:
+            predictor = dlib.shape_predictor(str(pred_path))
+        box = dlib.rectangle(round(lo), round(lo), round(hi), round(hi))
+        shape = predictor(read_rgb(Path(chip_root) / name), box)
         a = np.array([[shape.part(j).x, shape.part(j).y] for j in range(68)], np.float64)
         out[i] = np.stack([a[36:42].mean(0), a[42:48].mean(0), a[30], a[48], a[54]])
-    atomic_save_npy(cache, out)
+        atomic_save_npy(cache, out[i])
     return out

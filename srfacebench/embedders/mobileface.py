@@ -100,7 +100,7 @@ def warp_to_template(x: torch.Tensor, landmarks: torch.Tensor, size: int = 112) 
     src = out_pts @ a_inv.transpose(-1, -2) + t_inv.transpose(-1, -2)
     grid = torch.stack([(2 * src[..., 0] + 1) / w - 1, (2 * src[..., 1] + 1) / h - 1], -1)
     grid = grid.reshape(b, size, size, 2).to(x.dtype)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
 
 def _weights_dir() -> Path:
@@ -116,8 +116,12 @@ class MobileFaceV2(FaceEmbedder):
     distance = "cosine"
     layout = "arcface-112-5pt"
 
-    def __init__(self, weights_dir: str | Path | None = None) -> None:
+    def __init__(self, weights_dir: str | Path | None = None, channel_order: str = "rgb", flip: bool = False) -> None:
         super().__init__()
+        self.flip = flip if isinstance(flip, bool) else str(flip).lower() in ("1", "true", "yes")
+        if channel_order not in ("rgb", "bgr"):
+            raise ModelError(f"mobileface-v2: channel_order must be 'rgb' or 'bgr', got {channel_order!r}")
+        self.channel_order = channel_order
         folder = Path(weights_dir) if weights_dir is not None else _weights_dir()
         for fname, expected in SHA256.items():
             path = folder / fname
@@ -130,10 +134,14 @@ class MobileFaceV2(FaceEmbedder):
         self.graph = MXNetGraph(folder / f"{PREFIX}-symbol.json", folder / f"{PREFIX}-0000.params")
 
     def normalise(self, x: torch.Tensor) -> torch.Tensor:
-        return x.flip(1) * 255.0  # RGB [0, 1] → BGR 0..255; the graph normalises itself
+        x = x.flip(1) if self.channel_order == "bgr" else x
+        return x * 255.0  # 0..255; the graph normalises itself
 
     def embed_normalised(self, x: torch.Tensor) -> torch.Tensor:
-        return self.graph(x)
+        out = self.graph(x)
+        if self.flip:  # the authors' LFW evaluation: a face and its mirror image, embeddings summed
+            out = out + self.graph(x.flip(-1))
+        return out
 
     def forward(self, x: torch.Tensor, landmarks: torch.Tensor | None = None) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3:
@@ -147,4 +155,9 @@ class MobileFaceV2(FaceEmbedder):
         return self.embed_normalised(self.normalise(x))
 
     def describe(self) -> dict[str, object]:
-        return super().describe() | {"layout": self.layout, "source": "becauseofAI/MobileFace@128cea33 (MIT)"}
+        return super().describe() | {
+            "layout": self.layout,
+            "channel_order": self.channel_order,
+            "flip": self.flip,
+            "source": "becauseofAI/MobileFace@128cea33 (MIT)",
+        }

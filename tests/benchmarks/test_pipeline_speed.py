@@ -11,6 +11,7 @@ import torch
 
 from srfacebench.data.chips import ChipDataset, ensure_aligned
 from srfacebench.data.identity import load_identity_folder
+from srfacebench.degradations import parse_degradation
 from srfacebench.registry import load_embedder, resolve_models
 from srfacebench.streaming import Embedder, Variant, stream_pool
 
@@ -21,13 +22,13 @@ BATCH = 64
 def pool(data_root, tmp_path_factory):
     fs = load_identity_folder(data_root / "lfw", images="lfw-deepfunneled", min_images=40, max_images=60)
     cache = tmp_path_factory.mktemp("cache")
-    chips, _ = ensure_aligned(fs, cache, 160, 0.25, progress=False)
-    return fs, chips
+    aligned = ensure_aligned(fs, cache, 160, 0.25, progress=False)
+    return fs, aligned
 
 
 def test_bare_forward(benchmark, pool):
-    fs, chips = pool
-    x = torch.stack([ChipDataset(chips, fs.paths)[i][1] for i in range(BATCH * 4)])
+    _, aligned = pool
+    x = torch.stack([ChipDataset(aligned.root, aligned.names)[i][1] for i in range(BATCH * 4)])
     emb = Embedder(load_embedder("dlib-resnet29"), "cpu")
 
     def run():
@@ -42,14 +43,18 @@ def test_bare_forward(benchmark, pool):
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_streaming(benchmark, pool, tmp_path, workers):
-    fs, chips = pool
+    fs, aligned = pool
     emb = Embedder(load_embedder("dlib-resnet29"), "cpu")
     (bic,) = resolve_models("bicubic")
     counter = iter(range(100))
+    degs = {"bicubic:4": parse_degradation("bicubic:4")}
 
     def run():
-        variants = [Variant("hr", 1, None, key="hr"), Variant("bicubic", 4, bic.load(4), key="b4")]
-        stream_pool(chips, fs.paths, variants, emb, tmp_path / str(next(counter)), batch_size=BATCH, workers=workers)
+        variants = [Variant("hr", "none", 1, None), Variant("bicubic", "bicubic:4", 4, bic.load(4))]
+        emb_keys = {(v.id, "dlib"): v.id.replace("|", "_").replace(":", "") for v in variants}
+        iq_keys = {v.id: v.id.replace("|", "_").replace(":", "") for v in variants}
+        stream_pool(aligned.root, aligned.names, fs.paths, variants, degs, {"dlib": emb}, emb_keys, iq_keys,
+                    tmp_path / str(next(counter)), batch_size=BATCH, workers=workers)  # fmt: skip
 
     benchmark.pedantic(run, rounds=2, iterations=1)
     rate = 2 * len(fs) / benchmark.stats.stats.min

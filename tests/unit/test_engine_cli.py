@@ -93,10 +93,10 @@ def test_corrupt_and_truncated_jpeg(tiny_data, base_args, tmp_path, capsys):
     bad = data_root / "tiny" / "imgs" / "Bob_B" / "Bob_B_0002.jpg"
     bad.write_bytes(bad.read_bytes()[:300])  # truncated
     code, _, err = run_cli([*base_args, "--out", str(tmp_path / "o")], capsys)
-    assert code == 2 and "Bob_B_0002.jpg: cannot decode image" in err
+    assert code == 2 and "Bob_B_0002.jpg: corrupt JPEG" in err
     bad.write_bytes(b"this is not a jpeg")
     code, _, err = run_cli([*base_args, "--out", str(tmp_path / "o")], capsys)
-    assert code == 2 and "Bob_B_0002.jpg: cannot decode image" in err
+    assert code == 2 and "Bob_B_0002.jpg: cannot decode image (not a recognised image format)" in err
 
 
 def test_missing_image_and_malformed_line(tiny_data, base_args, tmp_path, capsys):
