@@ -28,6 +28,10 @@ def _add_common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples for the report's intervals")
+    p.add_argument(
+        "--lenient", action="store_true",
+        help="run models that are nondeterministic, batch-dependent or edit their input (recorded in the results)",
+    )  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -146,6 +150,7 @@ def _run_options(args: argparse.Namespace) -> dict[str, object]:
         "progress": False if args.no_progress else None,
         "report": False if args.no_report else None,
         "n_boot": args.bootstrap,
+        "lenient": True if args.lenient else None,
     }
     return {k: v for k, v in opts.items() if v is not None}
 
@@ -172,6 +177,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         cfg = RunConfig(**given)  # type: ignore[arg-type]
     result = run(cfg)
     print(result.table())
+    for note in result.provenance.get("notes", []):
+        print(f"note: {note}", file=sys.stderr)
     print(f"\nwrote results.csv, results.json, the per-item CSVs and report.html into {cfg.out}")
     return 0
 
@@ -279,6 +286,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"srfacebench: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # disk full, permissions...: what, and where
+        if args.debug:
+            raise
+        where = f"{e.filename}: " if e.filename else ""
+        print(
+            f"srfacebench: error: {where}{e.strerror or e} (finished work is cached; a rerun resumes)", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print("srfacebench: interrupted; finished work is cached and a rerun resumes", file=sys.stderr)

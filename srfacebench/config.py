@@ -55,6 +55,8 @@ class RunConfig:
         embedder_kwargs: per embedder name, keyword arguments of its constructor (e.g. weights).
         limit: a quick subset: pairs per fold (verification) or identities (identification);
             recorded in the results and shown in the report's header.
+        lenient: models failing the soft conformance checks (nondeterminism, batch dependence,
+            editing their input) run anyway, with the fact recorded; otherwise they are errors.
     """
 
     models: tuple[Any, ...] = ()
@@ -74,6 +76,7 @@ class RunConfig:
     progress: bool = True
     report: bool = True
     n_boot: int = 1000
+    lenient: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__

@@ -26,11 +26,12 @@ from tqdm import tqdm
 
 from . import __version__
 from .config import RunConfig
+from .conformance import model_identity, probe_resolver
 from .data.chips import CHIP_STORE, default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet
 from .data.landmarks import chip_landmarks
 from .errors import ModelError, SrfacebenchError
-from .io import atomic_write_text
+from .io import RunLock, atomic_write_text
 from .plan import Plan, cache_keys, load_dataset, make_plan
 from .registry import HR, load_embedder
 from .results import RunResult
@@ -60,39 +61,70 @@ def _prepare_out(out: Path) -> None:
         raise SrfacebenchError(f"{out}: output folder is not writable ({e.strerror or e})") from None
 
 
-def _load_variants(plan: Plan) -> tuple[list[Variant], dict[str, dict[str, Any]]]:
+def _load_variants(
+    plan: Plan, notes: list[str] | None = None, probes: dict[str, Any] | None = None
+) -> tuple[list[Variant], dict[str, dict[str, Any]]]:
+    """Load every model at every scale, probe it (see :mod:`srfacebench.conformance`) and return
+    the variants with what each one's cache key holds."""
     cfg = plan.config
+    notes = notes if notes is not None else []
+    probes = probes if probes is not None else {}
     variants = [Variant(HR, "none", 1, None)]
     infos: dict[str, dict[str, Any]] = {variants[0].id: {"name": HR}}
-    by_scale: dict[int, list[Any]] = {}
+    loaded: dict[int, list[tuple[Any, dict[str, Any]]]] = {}
     for scale in plan.scales:
-        by_scale[scale] = [ref.load(scale, cfg.device) for ref in plan.refs]
-    for label, deg in plan.degradations.items():
-        for model in by_scale[deg.scale]:
-            v = Variant(model.info.name, label, deg.scale, model)
-            if v.model == HR:
+        loaded[scale] = []
+        for ref in plan.refs:
+            model = ref.load(scale, cfg.device)
+            if model.info.name == HR:
                 raise ModelError(
-                    f"a model may not be named {HR!r} (the HR upper bound's name); rename it in its ModelInfo"
+                    f"model {ref.spec!r} is named {HR!r}, the HR upper bound's name; rename it in its ModelInfo"
                 )
+            rep = probe_resolver(model, scale, cfg.device)
+            probes[f"{model.info.name}@x{scale}"] = rep.to_dict()
+            soft = rep.soft_failures()
+            if soft and not cfg.lenient:
+                raise ModelError(
+                    f"model {model.info.name!r} at scale {scale} failed the conformance probe: {'; '.join(soft)} "
+                    "(--lenient runs it anyway and records this in the results)"
+                )
+            notes += [f"model {model.info.name!r} at scale {scale}: {s}" for s in soft]
+            ident, note = model_identity(model, ref.origin, rep, cfg.batch_size)
+            if note:
+                notes.append(note)
+            loaded[scale].append((model, ident))
+    for label, deg in plan.degradations.items():
+        for model, ident in loaded[deg.scale]:
+            v = Variant(model.info.name, label, deg.scale, model)
             if v.id in infos:
                 raise ModelError(f"two models report the same ModelInfo.name {v.model!r} under degradation {label!r}")
             variants.append(v)
-            infos[v.id] = model.info.to_dict()
+            infos[v.id] = ident
     return variants, infos
 
 
 def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
-    """Align, degrade, super-resolve, embed and score everything in ``plan``; write ``results.*``."""
+    """Align, degrade, super-resolve, embed and score everything in ``plan``; write ``results.*``.
+
+    The run folder is locked for the duration (a second run into it is refused).
+    """
+    _prepare_out(plan.config.out)
+    with RunLock(plan.config.out):
+        return _execute(plan, counts)
+
+
+def _execute(plan: Plan, counts: StreamCounts | None) -> RunResult:
     cfg = plan.config
     t_start = time.perf_counter()
     out = cfg.out
-    _prepare_out(out)
     cache_dir = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
     embedders = {
         name: Embedder(load_embedder(name, **dict(cfg.embedder_kwargs.get(name, {}))), cfg.device)
         for name in cfg.embedders
     }
-    variants, infos = _load_variants(plan)
+    notes: list[str] = []
+    probes: dict[str, Any] = {}
+    variants, infos = _load_variants(plan, notes, probes)
     result = RunResult()
     timings: dict[str, float] = {}
     align_counts: dict[str, dict[str, int]] = {}
@@ -150,7 +182,18 @@ def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
             atomic_write_text(out / fname, csv_text(header, rows[fname]))
             written.append(fname)
     timings["total"] = time.perf_counter() - t_start
+    for pool_name, a in align_counts.items():
+        if a["fallback_in_pool"]:
+            notes.append(
+                f"{a['fallback_in_pool']} of {a['images']} images of {pool_name} had no face found and were aligned "
+                "by the fallback box (listed under alignment in results.json)"
+            )
+    for vid, n in counts.clamped.items():
+        if n:
+            notes.append(f"{vid}: {n} output values outside [0, 1] (by less than 0.25) were clamped")
     result.provenance = _provenance(plan, embedders, infos, align_counts, timings, written, counts)
+    result.provenance["notes"] = notes
+    result.provenance["conformance"] = probes
     result.save(out)
     return result
 
@@ -196,6 +239,7 @@ def _provenance(
         "batch_size": cfg.batch_size,
         "workers": cfg.workers,
         "work": {
+            "clamped_values": counts.clamped,
             "decoded": counts.decoded,
             "degraded": counts.degraded,
             "super_resolved": counts.super_resolved,
@@ -214,7 +258,8 @@ def _provenance(
             "intrinsic": "PSNR/SSIM on BT.601 Y in float64, crop border = scale, SSIM 11x11 Gaussian sigma 1.5 "
             "valid region; mean and std (ddof=0) over images; not reported for HR (PSNR would be inf); FR loss "
             "on L2-normalised embeddings for cosine networks",
-            "sr_output": "clamped to [0, 1]",
+            "sr_output": "values within 0.25 outside [0, 1] clamped (counted in work.clamped_values); "
+            "beyond that an error",
             "degradation": "each operation's output clamped to [0, 1]; noise seeded per image path",
         },
     }
@@ -223,15 +268,17 @@ def _provenance(
 def run(config: RunConfig) -> RunResult:
     """Plan, execute, then write sample faces and (if ``config.report``) ``report.html``."""
     plan = make_plan(config)
-    result = execute(plan)
-    if config.report:
-        t0 = time.perf_counter()
-        _samples(plan)
-        from .report import build_report
+    _prepare_out(config.out)
+    with RunLock(config.out):
+        result = _execute(plan, None)
+        if config.report:
+            t0 = time.perf_counter()
+            _samples(plan)
+            from .report import build_report
 
-        build_report([config.out], config.out / "report.html", n_boot=config.n_boot)
-        result.provenance["timings_s"]["report"] = time.perf_counter() - t0
-        result.save(config.out)
+            build_report([config.out], config.out / "report.html", n_boot=config.n_boot)
+            result.provenance["timings_s"]["report"] = time.perf_counter() - t0
+            result.save(config.out)
     return result
 
 
@@ -243,7 +290,7 @@ def _samples(plan: Plan) -> None:
     cache_dir = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
     pool_set = FaceSet(pool.name, pool.root, pool.paths[:4], np.zeros(min(4, len(pool.paths)), np.int64), [])
     aligned = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=False)
-    variants, _ = _load_variants(plan)
+    variants, _ = _load_variants(plan, [], {})
     labels = plan.per_protocol[pool.tasks[0][0].name]
     chosen = [v for v in variants if v.degradation in labels]
     write_samples(cfg.out, aligned.root, aligned.names, pool_set.paths, chosen, plan.degradations, cfg.device)
@@ -269,6 +316,7 @@ def evaluate(
     progress: bool = True,
     report: bool = True,
     n_boot: int = 1000,
+    lenient: bool = False,
 ) -> RunResult:
     """Evaluate SR models on face-recognition protocols and write the results to ``out``.
 
@@ -290,6 +338,8 @@ def evaluate(
         data_root: folder the protocol datasets are relative to (default ``$SRFACEBENCH_DATA``).
         limit: a quick subset: pairs per fold (verification) or identities (identification).
         report: also write sample faces and ``report.html`` (``n_boot`` bootstrap resamples).
+        lenient: run models that fail the soft conformance checks (nondeterministic,
+            batch-dependent, editing their input), recording it in the results.
 
     Example:
         >>> result = evaluate(["bicubic"], ["lfw-verification"], [4], "out", data_root="data")  # doctest: +SKIP
@@ -304,6 +354,6 @@ def evaluate(
         models=tuple(models), protocols=tuple(protocols), out=Path(out), degradations=tuple(degradations),
         scales=tuple(scales), embedders=names, embedder_kwargs=kwargs, data_root=data_root, device=device,
         batch_size=batch_size, workers=workers, limit=limit, cache_dir=cache_dir, protocols_dir=protocols_dir,
-        progress=progress, report=report, n_boot=n_boot,
+        progress=progress, report=report, n_boot=n_boot, lenient=lenient,
     )  # fmt: skip
     return run(cfg)

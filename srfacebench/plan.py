@@ -55,6 +55,14 @@ def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) 
     ``limit`` caps pairs per fold (verification) or identities (identification).
     """
     ds = protocol.dataset
+    for key, value in [("root", ds.root), *((k, v) for k, v in ds.options.items() if isinstance(v, str))]:
+        if key in ("root", "images", "pairs", "identities_file", "partition_file"):
+            rel = Path(value)
+            if rel.is_absolute() or ".." in rel.parts:
+                raise DataError(
+                    f"{protocol.source}: [dataset] {key} = {value!r} leaves the data root; it must be a relative "
+                    "path inside it"
+                )
     root = data_root / ds.root
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder of protocol {protocol.name!r} not found (check --data-root)")
@@ -81,6 +89,13 @@ def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) 
             )
     if limit is not None and protocol.task == "identification":
         faceset = _subset_identities(faceset, limit)
+    if protocol.task == "verification" and faceset.pairs is not None:
+        n_folds = len(set(faceset.pairs.fold.tolist()))
+        if n_folds < 2:
+            raise DataError(
+                f"{root / opts.get('pairs', 'pairs.txt')}: {n_folds} fold; k-fold verification chooses each fold's "
+                "threshold on the other folds and needs at least 2"
+            )
     return faceset
 
 

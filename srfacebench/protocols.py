@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.resources
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -155,6 +156,18 @@ def parse_protocol(text: str, source: str) -> Protocol:
     if task not in tasks:
         raise ProtocolError(f"{source}: dataset loader {loader!r} cannot serve task {task!r}")
     options = {k: v for k, v in ds.items() if k not in ("name", "loader", "root", "checksums")}
+    ds_name = ds.get("name")
+    if isinstance(ds_name, str) and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", ds_name):
+        raise ProtocolError(f"{source}: [dataset] name {ds_name!r} must be letters, digits, '.', '_' or '-'")
+    for key in ("min_images", "images_per_identity", "max_images"):
+        v = options.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+            raise ProtocolError(f"{source}: [dataset] {key} must be a positive integer, got {v!r}")
+    if task == "identification" and options.get("min_images", 2) < 2:
+        raise ProtocolError(
+            f"{source}: [dataset] min_images = {options['min_images']}: an identity with one image has no match "
+            "to find; identification needs at least 2"
+        )
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ProtocolError(f"{source}: [dataset] keys {unknown} not understood by loader {loader!r}")

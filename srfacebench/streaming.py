@@ -81,19 +81,41 @@ class Embedder:
         return self.net(x).float().cpu().numpy()
 
 
+@dataclass
+class StreamCounts:
+    """How much work a stream did (for tests and provenance)."""
+
+    decoded: int = 0
+    degraded: dict[str, int] = field(default_factory=dict)
+    super_resolved: dict[str, int] = field(default_factory=dict)
+    embedded: dict[str, int] = field(default_factory=dict)
+    clamped: dict[str, int] = field(default_factory=dict)
+
+
 def check_sr_output(sr: object, lr: torch.Tensor, scale: int, name: str) -> torch.Tensor:
-    """Validate a model's output (type, shape, finiteness) and clamp it to [0, 1]."""
+    """Validate a model's output (type, shape, finiteness, range) and clamp it to [0, 1].
+
+    Values more than 0.25 outside [0, 1] are an error (not an image in [0, 1]: e.g. 0..255).
+    """
     expected = (lr.shape[0], 3, lr.shape[2] * scale, lr.shape[3] * scale)
     if not isinstance(sr, torch.Tensor):
         raise ModelError(f"model {name!r} returned {type(sr).__name__}, expected a torch.Tensor")
     if tuple(sr.shape) != expected:
         raise ModelError(f"model {name!r} at scale {scale} returned shape {tuple(sr.shape)}, expected {expected}")
+    if not sr.is_floating_point():
+        raise ModelError(f"model {name!r} returned dtype {sr.dtype}; expected float RGB in [0, 1]")
     if not torch.isfinite(sr).all():
         raise ModelError(f"model {name!r} at scale {scale} returned NaN or infinite values")
+    lo, hi = float(sr.min()), float(sr.max())
+    if hi > 1.25 or lo < -0.25:
+        hint = " — it looks like 0..255 output; divide by 255" if hi > 2 else ""
+        raise ModelError(
+            f"model {name!r} at scale {scale} returned values in [{lo:.3g}, {hi:.3g}], expected [0, 1]{hint}"
+        )
     return sr.float().clamp(0.0, 1.0)
 
 
-def super_resolve(v: Variant, lr: torch.Tensor) -> torch.Tensor:
+def super_resolve(v: Variant, lr: torch.Tensor, counts: StreamCounts | None = None) -> torch.Tensor:
     """Run a variant's model on its own copy of a batch, naming the model in any failure; output clamped."""
     assert v.resolver is not None
     try:
@@ -103,17 +125,9 @@ def super_resolve(v: Variant, lr: torch.Tensor) -> torch.Tensor:
         raise
     except Exception as e:
         raise ModelError(f"model {v.model!r} raised under {v.degradation}: {type(e).__name__}: {e}") from e
+    if counts is not None and isinstance(sr, torch.Tensor) and sr.is_floating_point():
+        counts.clamped[v.id] = counts.clamped.get(v.id, 0) + int(((sr < 0) | (sr > 1)).sum())
     return check_sr_output(sr, lr, v.scale, v.model)
-
-
-@dataclass
-class StreamCounts:
-    """How much work a stream did (for tests and provenance)."""
-
-    decoded: int = 0
-    degraded: dict[str, int] = field(default_factory=dict)
-    super_resolved: dict[str, int] = field(default_factory=dict)
-    embedded: dict[str, int] = field(default_factory=dict)
 
 
 def stream_pool(
@@ -195,7 +209,7 @@ def stream_pool(
                 if v.degradation not in lrs:
                     lrs[v.degradation] = degradations[v.degradation](hr, keys)
                     counts.degraded[v.degradation] = counts.degraded.get(v.degradation, 0) + len(idxs)
-                img = super_resolve(v, lrs[v.degradation])
+                img = super_resolve(v, lrs[v.degradation], counts)
                 counts.super_resolved[vid] = counts.super_resolved.get(vid, 0) + len(idxs)
                 if todo_iq:
                     iq_acc.setdefault(vid, []).append(torch.stack(psnr_ssim_y(img, hr, v.scale), 1).cpu().numpy())

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,7 +136,10 @@ def align_files(
     """
     src_root = Path(src_root)
     jobs = [(str(src_root / r), chip_name(r)) for r in rel_paths]
-    counts = align_jobs(jobs, dst_root, size=size, padding=padding, workers=workers, progress=progress)
+    keys = dict(zip((chip_name(r) for r in rel_paths), rel_paths, strict=True))
+    counts = align_jobs(
+        jobs, dst_root, size=size, padding=padding, workers=workers, progress=progress, log_key=keys.__getitem__
+    )
     log = _read_log(Path(dst_root) / LOG_NAME)
     counts["fallback_total"] = sum(1 for r in rel_paths if chip_name(r) in log or r in log)
     return counts
@@ -150,10 +153,12 @@ def align_jobs(
     padding: float = 0.25,
     workers: int | None = None,
     progress: bool = True,
+    log_key: Callable[[str], str] | None = None,
 ) -> dict[str, int]:
     """Align each ``(source image path, chip name)`` job into ``dst_root/chip name``; resumable.
 
-    The log ``dst_root/align_log.csv`` (keyed by chip name) lists every chip made by the fallback.
+    The log ``dst_root/align_log.csv`` lists every chip made by the fallback, keyed by
+    ``log_key(chip name)`` (default: the chip name), with the source image it came from.
     """
     dst_root = Path(dst_root)
     dst_root.mkdir(parents=True, exist_ok=True)
@@ -172,9 +177,10 @@ def align_jobs(
             for res, (_, dst) in zip(_run_jobs(todo, size, padding, workers, progress), todo, strict=True):
                 counts[res.status] += 1
                 name = os.path.relpath(dst, dst_root)
+                key = log_key(name) if log_key is not None else name
                 if res.status == "fallback":
-                    log[name] = {"path": name, "status": res.status, "faces_found": "0", "action": res.action,
-                                 "source": res.path}  # fmt: skip
+                    log[key] = {"path": key, "status": res.status, "faces_found": "0", "action": res.action,
+                                "source": res.path}  # fmt: skip
         finally:
             _write_log(log_path, log)
     return counts
@@ -219,13 +225,31 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 def list_images(root: str | Path) -> list[str]:
-    """Relative paths of all images under ``root``, sorted."""
+    """Relative paths of all images under ``root``, sorted. Symbolic links to folders and files are
+    followed (a loop is an error); a file name that is not valid UTF-8 is an error naming it."""
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: not a folder")
-    return sorted(
-        str(p.relative_to(root)) for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
-    )
+    out = []
+    seen: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        st = os.stat(dirpath)
+        if (st.st_dev, st.st_ino) in seen:
+            raise DataError(f"{dirpath}: a symbolic link loop under {root}")
+        seen.add((st.st_dev, st.st_ino))
+        dirnames.sort()
+        for fname in filenames:
+            if Path(fname).suffix.lower() not in IMAGE_SUFFIXES:
+                continue
+            full = Path(dirpath) / fname
+            rel = str(full.relative_to(root))
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                raise DataError(f"{os.fsencode(full)!r}: file name is not valid UTF-8; rename it") from None
+            if full.is_file():
+                out.append(rel)
+    return sorted(out)
 
 
 def align_folder(src: str | Path, dst: str | Path, **kwargs: object) -> dict[str, int]:

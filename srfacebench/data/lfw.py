@@ -8,6 +8,7 @@ missing images fail together in one error that lists them. Nothing is skipped.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,9 @@ from .faceset import FaceSet, Pairs
 from .images import check_present
 
 __all__ = ["load_lfw_pairs", "parse_pairs_file"]
+
+
+_SAFE_NAME = re.compile(r"[^/\\\x00]+")
 
 
 def _image_rel(name: str, num: int) -> str:
@@ -39,7 +43,10 @@ def parse_pairs_file(path: str | Path) -> tuple[list[tuple[str, int, str, int, b
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: pairs file not found")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text (byte {e.start}); pairs files are plain text") from None
     if not lines:
         raise DataError(f"{path}:1: empty pairs file")
     head = lines[0].split()
@@ -63,6 +70,11 @@ def parse_pairs_file(path: str | Path) -> tuple[list[tuple[str, int, str, int, b
         where = f"{path}:{lineno}"
         fold, pos = divmod(k, 2 * n)
         parts = line.split()
+        for person in parts[:1] + (parts[2:3] if len(parts) == 4 else []):
+            if not _SAFE_NAME.fullmatch(person) or person in (".", ".."):
+                raise DataError(
+                    f"{where}: person name {person!r} is not a plain folder name (it could leave the image folder)"
+                )
         if pos < n:
             if len(parts) != 3:
                 raise DataError(f"{where}: expected a matched pair 'name i j', found {line!r}")

@@ -31,6 +31,7 @@ def test_align_resumes_and_logs(data_root, tmp_path):
             "status": "fallback",
             "faces_found": "0",
             "action": "landmarks predicted in the fixed centre box FALLBACK_BOX",
+            "source": str(blank / "Nobody" / "Nobody_0001.jpg"),
         }
     ]
 

@@ -19,7 +19,9 @@ def test_port_reproduces_mxnet_outputs(data_root):
         ones = np.concatenate([net.embed_normalised(torch.from_numpy(x[i : i + 1])).numpy() for i in range(len(x))])
     assert np.abs(out - y).max() <= 1e-4
     assert np.abs(ones - out).max() <= 1e-4  # batch 1 vs 20
-    # through the public forward: RGB [0, 1] at 112 px is taken as template-aligned
-    rgb = torch.from_numpy(x[:, ::-1].copy() / 255.0).float()
+    # through the public forward: [0, 1] at 112 px is taken as template-aligned; the network is fed
+    # the channels in the order it is configured for (the golden input's order is the graph's own)
     with torch.no_grad():
-        np.testing.assert_allclose(net(rgb).numpy(), y, atol=1e-4)
+        np.testing.assert_allclose(net(torch.from_numpy(x / 255.0).float()).numpy(), y, atol=1e-4)
+        bgr_net = MobileFaceV2(channel_order="bgr").eval()
+        np.testing.assert_allclose(bgr_net(torch.from_numpy(x[:, ::-1] / 255.0).float()).numpy(), y, atol=1e-4)

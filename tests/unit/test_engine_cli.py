@@ -81,9 +81,13 @@ def test_unknown_protocol(tmp_path, capsys):
 
 def test_wrong_shape_and_raising_adapters(base_args, tmp_path, capsys, adapters_path):
     code, _, err = run_cli([*base_args, "--out", str(tmp_path / "o1"), "--model", "wrong_shape_adapter"], capsys)
-    assert code == 2 and "model 'identity' at scale 4 returned shape (8, 3, 40, 40), expected (8, 3, 160, 160)" in err
+    assert code == 2 and "model 'identity' at scale 4 returned shape (3, 3, 12, 12), expected (3, 3, 48, 48)" in err
     code, _, err = run_cli([*base_args, "--out", str(tmp_path / "o2"), "--model", "raising_adapter"], capsys)
-    assert code == 2 and "model 'raiser' raised under bicubic:4: RuntimeError: CUDA out of memory (simulated)" in err
+    assert (
+        code == 2
+        and "model 'raiser' raised at scale 4 on the conformance probe: RuntimeError: CUDA out of memory (simulated)"
+        in err
+    )
     code, _, err = run_cli([*base_args, "--out", str(tmp_path / "o3"), "--model", "broken_import_adapter"], capsys)
     assert code == 2 and "adapter module 'broken_import_adapter' failed to import" in err
 
