@@ -14,6 +14,20 @@ __all__ = ["main"]
 DEFAULT_EMBEDDER = "dlib-resnet29"
 
 
+class _ModelArgs(argparse.Action):
+    """``--model-args`` belongs to the ``--model`` given just before it."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        models = getattr(namespace, "model", None) or []
+        if not models:
+            parser.error("--model-args must follow the --model it belongs to")
+        found = dict(getattr(namespace, self.dest, None) or {})
+        if models[-1] in found:
+            parser.error(f"--model-args given twice for --model {models[-1]}")
+        found[models[-1]] = values
+        setattr(namespace, self.dest, found)
+
+
 def _add_common_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fr", action="append", default=None, help=f"FR network; repeatable (default: {DEFAULT_EMBEDDER})")
     p.add_argument(
@@ -35,13 +49,32 @@ def _add_common_run_args(p: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="srfacebench", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--version", action="version", version=f"srfacebench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    # --debug is accepted after the subcommand too (srfacebench run ... --debug)
+    debug_after = argparse.ArgumentParser(add_help=False)
+    debug_after.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+    _sub_add = sub.add_parser
+
+    def add_parser(name: str, **kw: object) -> argparse.ArgumentParser:
+        return _sub_add(name, parents=[debug_after], **kw)  # type: ignore[arg-type]
+
+    sub.add_parser = add_parser  # type: ignore[method-assign]
 
     run = sub.add_parser("run", help="evaluate models on protocols")
     run.add_argument("--config", default=None, help="a run config TOML (command-line options override it)")
-    run.add_argument("--model", action="append", default=None, help="model spec; repeatable")
+    run.add_argument(
+        "--model", action="append", default=None,
+        help="model: a name, pkg.mod[:name] (also from the current folder), path/to/file.py[:name]; repeatable",
+    )  # fmt: skip
+    run.add_argument(
+        "--model-args", action=_ModelArgs, default=None, metavar="K=V,...",
+        help="arguments of the --model just before it, e.g. weights=model.safetensors",
+    )  # fmt: skip
     run.add_argument("--protocol", action="append", default=None, help="protocol name or .toml; repeatable")
     run.add_argument("--scale", action="append", type=int, default=None, help="bicubic:SCALE; repeatable")
     run.add_argument(
@@ -155,6 +188,11 @@ def _run_options(args: argparse.Namespace) -> dict[str, object]:
     return {k: v for k, v in opts.items() if v is not None}
 
 
+def _model_kwargs(args: argparse.Namespace) -> dict[str, dict[str, object]] | None:
+    given = getattr(args, "model_args", None) or {}
+    return {m: parse_kv(text, f"--model-args of {m}") for m, text in given.items()} or None
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .config import RunConfig, load_run_config
     from .engine import run
@@ -162,8 +200,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     given = _run_options(args) | {
         k: v
         for k, v in {
-            "models": args.model, "protocols": args.protocol, "scales": args.scale, "degradations": args.degradation,
-            "out": args.out, "data_root": args.data_root, "limit": args.limit, "protocols_dir": args.protocols_dir,
+            "models": args.model, "protocols": args.protocol, "model_kwargs": _model_kwargs(args),
+            "scales": args.scale, "degradations": args.degradation, "out": args.out, "data_root": args.data_root,
+            "limit": args.limit, "protocols_dir": args.protocols_dir,
         }.items()
         if v is not None
     }  # fmt: skip
@@ -223,7 +262,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
         for name in available_models():
             print(name)
-        print("(any importable adapter module also works, e.g. adapters.bicubic or pkg.mod:name)")
+        print("(any importable adapter module also works, e.g. srfacebench.adapters.bicubic or pkg.mod:name)")
     elif args.what == "protocols":
         from .protocols import available_protocols, load_protocol
 

@@ -60,6 +60,7 @@ class RunConfig:
     """
 
     models: tuple[Any, ...] = ()
+    model_kwargs: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     protocols: tuple[Any, ...] = ()
     out: Path = Path("srfacebench-run")
     degradations: tuple[str, ...] = ()
@@ -87,6 +88,7 @@ class RunConfig:
             if getattr(self, name) is not None:
                 set_(self, name, Path(getattr(self, name)))
         set_(self, "embedder_kwargs", {k: dict(v) for k, v in dict(self.embedder_kwargs).items()})
+        set_(self, "model_kwargs", {k: dict(v) for k, v in dict(self.model_kwargs).items()})
         self.validate()
 
     def validate(self) -> None:
@@ -100,6 +102,9 @@ class RunConfig:
             raise ConfigError("at least one FR network is needed (--fr)")
         if len(set(self.embedders)) != len(self.embedders):
             raise ConfigError(f"an FR network is named twice: {list(self.embedders)}")
+        stray = set(self.model_kwargs) - {m for m in self.models if isinstance(m, str)}
+        if stray:
+            raise ConfigError(f"arguments given for models that are not in the run: {sorted(stray)}")
         unknown = set(self.embedder_kwargs) - set(self.embedders)
         if unknown:
             raise ConfigError(f"arguments given for FR networks that are not in the run: {sorted(unknown)}")

@@ -302,6 +302,7 @@ def evaluate(
     scales: Sequence[int] = (),
     out: str | Path = "srfacebench-run",
     *,
+    model_kwargs: dict[str, dict[str, Any]] | None = None,
     degradations: Sequence[str] = (),
     embedders: Sequence[str] | None = None,
     embedder: str | None = None,
@@ -331,6 +332,8 @@ def evaluate(
         protocols: protocol names, ``.toml`` paths or :class:`Protocol` objects.
         scales: integer down-sampling factors, each meaning the degradation ``bicubic:S``.
         out: output folder (``results.csv``, ``results.json``, per-item CSVs, ``cache/``).
+        model_kwargs: per model spec, keyword arguments of its loader, e.g.
+            ``{"my.mod": {"weights": "w.pt"}}``.
         degradations: degradation specs (``blur:sigma=2+bicubic:4``; grids with ``{a,b}``).
         embedders: FR networks (default ``["dlib-resnet29"]``); ``embedder`` names a single one.
         embedder_kwargs: keyword arguments of the FR network constructors: ``{name: {...}}``, or,
@@ -351,9 +354,10 @@ def evaluate(
             raise SrfacebenchError("with several FR networks, embedder_kwargs must be {network name: {...}}")
         kwargs = {names[0]: kwargs}
     cfg = RunConfig(
-        models=tuple(models), protocols=tuple(protocols), out=Path(out), degradations=tuple(degradations),
-        scales=tuple(scales), embedders=names, embedder_kwargs=kwargs, data_root=data_root, device=device,
-        batch_size=batch_size, workers=workers, limit=limit, cache_dir=cache_dir, protocols_dir=protocols_dir,
-        progress=progress, report=report, n_boot=n_boot, lenient=lenient,
+        models=tuple(models), model_kwargs=model_kwargs or {}, protocols=tuple(protocols), out=Path(out),
+        degradations=tuple(degradations), scales=tuple(scales), embedders=names, embedder_kwargs=kwargs,
+        data_root=data_root, device=device, batch_size=batch_size, workers=workers, limit=limit,
+        cache_dir=cache_dir, protocols_dir=protocols_dir, progress=progress, report=report, n_boot=n_boot,
+        lenient=lenient,
     )  # fmt: skip
     return run(cfg)

@@ -147,7 +147,10 @@ class Plan:
         """JSON-able description recorded in ``results.json``."""
         return {
             "protocols": {p.name: list(self.per_protocol[p.name]) for p in self.protocols},
-            "models": [{"spec": r.spec, "origin": r.origin} for r in self.refs],
+            "models": [
+                {"spec": r.spec, "origin": r.origin, "args": {k: str(v) for k, v in r.kwargs.items()}}
+                for r in self.refs
+            ],
             "degradations": {lab: d.describe() for lab, d in self.degradations.items()},
             "embedders": list(self.config.embedders),
             "pools": [
@@ -188,6 +191,8 @@ def make_plan(cfg: RunConfig) -> Plan:
     refs: list[ModelRef] = []
     for m in ["bicubic", *cfg.models]:
         for ref in resolve_models(m) if isinstance(m, str) else [python_model_ref(m)]:
+            if isinstance(m, str) and m in cfg.model_kwargs:
+                ref = ref.with_args(dict(cfg.model_kwargs[m]))
             if not ref.is_hr and all(r.spec != ref.spec for r in refs):
                 refs.append(ref)
     from .registry import available_embedders

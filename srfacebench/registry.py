@@ -12,9 +12,14 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata
+import inspect
+import os
+import sys
 import types
+import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from .errors import ModelError
@@ -35,6 +40,7 @@ MODEL_GROUP = "srfacebench.models"
 EMBEDDER_GROUP = "srfacebench.embedders"
 
 HR = "hr"
+_OLD_SPELLINGS = {"adapters", "reference_models"}  # now srfacebench.adapters, srfacebench.reference_models
 _BUILTIN_MODELS: dict[str, Loader | None] = {
     HR: None,  # the HR image itself: the upper bound, evaluated once at scale 1
     "bicubic": lambda scale, device="cpu", **kw: BicubicUpsampler(scale),
@@ -48,19 +54,27 @@ _BUILTIN_EMBEDDERS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class ModelRef:
-    """A resolved, not yet loaded, model."""
+    """A resolved, not yet loaded, model, with the keyword arguments its loader will receive."""
 
     spec: str  # what the user wrote
-    origin: str  # "built-in", "entry point ...", "module ..."
+    origin: str  # "built-in", "entry point ...", "module ...", "file ..."
     loader: Loader | None  # None only for the HR baseline
+    kwargs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_hr(self) -> bool:
         return self.loader is None
 
+    def with_args(self, raw: dict[str, Any]) -> ModelRef:
+        """A copy whose loader gets ``raw`` (text values typed by the loader's signature)."""
+        if self.loader is None:
+            raise ModelError("the 'hr' baseline takes no arguments")
+        return replace(self, kwargs=bind_args(self.loader, raw, f"model {self.spec!r}"))
+
     def load(self, scale: int, device: str = "cpu", **kwargs: Any) -> SuperResolver:
         if self.loader is None:
             raise ModelError("the 'hr' baseline is not a super-resolver")
+        kwargs = {**self.kwargs, **kwargs}
         try:
             model = self.loader(scale, device, **kwargs)
         except ModelError:
@@ -92,6 +106,80 @@ def register_model(name: str, loader: Loader) -> None:
 
 def _entry_points(group: str) -> dict[str, importlib.metadata.EntryPoint]:
     return {ep.name: ep for ep in importlib.metadata.entry_points(group=group)}
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _convert(value: Any, annotation: Any, default: Any, where: str) -> Any:
+    """Type a text value by the parameter's annotation (or its default's type)."""
+    if not isinstance(value, str):
+        return value
+    ann = annotation if annotation is not inspect.Parameter.empty else None
+    text = str(ann) if ann is not None else ""
+    target: Any = None
+    for typ, names in ((bool, ("bool",)), (int, ("int",)), (float, ("float",))):
+        if ann is typ or any(text == n or text.startswith(n + " ") for n in names):
+            target = typ
+            break
+    if target is None and ann is None and default is not inspect.Parameter.empty and default is not None:
+        target = type(default) if type(default) in (bool, int, float) else None
+    if target is bool:
+        if value.lower() in _TRUE | _FALSE:
+            return value.lower() in _TRUE
+        raise ModelError(f"{where}: expected true or false, got {value!r}")
+    if target in (int, float):
+        try:
+            return target(value)
+        except ValueError:
+            raise ModelError(f"{where}: expected a {target.__name__}, got {value!r}") from None
+    return value
+
+
+def bind_args(func: Callable[..., Any], raw: dict[str, Any], what: str) -> dict[str, Any]:
+    """Check ``raw`` keyword arguments against ``func``'s signature (after ``scale, device``) and
+    type them; unknown keys are an error naming them and the accepted ones."""
+    if not raw:
+        return {}
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return dict(raw)
+    params = list(sig.parameters.values())[2:]  # after scale, device
+    named = {p.name: p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    var_kw = any(p.kind == p.VAR_KEYWORD for p in params)
+    unknown = [k for k in raw if k not in named]
+    if unknown and not var_kw:
+        accepted = ", ".join(named) or "none"
+        raise ModelError(f"{what}: unknown argument(s) {unknown}; its loader accepts: {accepted}")
+    out = {}
+    for k, v in raw.items():
+        p = named.get(k)
+        out[k] = _convert(v, p.annotation, p.default, f"{what} argument {k}") if p else v
+    return out
+
+
+def _file_module(path: Path, spec: str) -> types.ModuleType:
+    """Import a Python file as a module (``--model path/to/file.py``)."""
+    import hashlib
+    import importlib.util
+
+    if not path.is_file():
+        raise ModelError(f"model {spec!r}: file {path} not found")
+    name = f"srfacebench_user_{path.stem}_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    mspec = importlib.util.spec_from_file_location(name, path)
+    if mspec is None or mspec.loader is None:
+        raise ModelError(f"model {spec!r}: {path} cannot be imported as a Python module")
+    module = importlib.util.module_from_spec(mspec)
+    sys.modules[name] = module
+    try:
+        mspec.loader.exec_module(module)
+    except Exception as e:
+        sys.modules.pop(name, None)
+        raise ModelError(f"adapter file {path} failed to import: {type(e).__name__}: {e}") from e
+    return module
 
 
 def available_models() -> list[str]:
@@ -155,15 +243,29 @@ def resolve_models(spec: str) -> list[ModelRef]:
             return _refs_from_module(obj, spec, None, origin)
         return [ModelRef(spec, origin, obj)]
     modname, _, member = spec.partition(":")
+    if modname.endswith(".py"):
+        path = Path(modname).expanduser()
+        return _refs_from_module(_file_module(path, spec), spec, member or None, f"file {path}")
+    if modname in _OLD_SPELLINGS or modname.split(".")[0] in _OLD_SPELLINGS:
+        new = "srfacebench." + modname
+        warnings.warn(f"model spec {spec!r}: write {new!r}; the old spelling goes in the next release",
+                      DeprecationWarning, stacklevel=2)  # fmt: skip
+        return [replace(r, spec=spec) for r in resolve_models(new + (f":{member}" if member else ""))]
+    cwd = os.getcwd()
     if modname and all(part.isidentifier() for part in modname.split(".")):
         module = _import_module(modname, spec)
+        if module is None and cwd not in sys.path:
+            # the console script does not see the current folder; look there too (documented)
+            sys.path.append(cwd)
+            module = _import_module(modname, spec)
         if module is not None:
             return _refs_from_module(module, spec, member or None, f"module {modname}")
     raise _unknown(
         "model",
         spec,
         available_models(),
-        "A model is also any importable module path such as 'adapters.bicubic' or 'pkg.mod:name'.",
+        f"Looked for a built-in name, an entry point of group {MODEL_GROUP!r}, a module {modname!r} on "
+        f"sys.path and in the current folder {cwd}, and a file path ending in .py.",
     )
 
 

@@ -259,7 +259,7 @@ def _validate(model: nn.Module, val: torch.Tensor, degrade: Degradation, fr: FRL
 
 def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run both phases (resuming whatever is already done) and export the two models."""
-    from reference_models.srresnet import SRResNet
+    from srfacebench.reference_models.srresnet import SRResNet
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if cfg.device.startswith("cuda") else "gloo")
@@ -302,7 +302,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         _barrier()
         _load_ckpt(out / branch / "best", net, None)
         if rank == 0:
-            summary[branch]["export"] = _export(net, out / f"srresnet-{branch}-x{cfg.scale}.safetensors", val, cfg)
+            summary[branch]["export"] = _export(
+                net, out / f"srresnet-{branch}-x{cfg.scale}.safetensors", val, cfg, branch
+            )
     if rank == 0:
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     _barrier()
@@ -330,7 +332,7 @@ def _balance_weights(cfg: TrainConfig, model: nn.Module, chips: torch.Tensor, fr
 
 
 @torch.no_grad()
-def _export(net: nn.Module, path: Path, val: torch.Tensor, cfg: TrainConfig) -> dict[str, Any]:
+def _export(net: nn.Module, path: Path, val: torch.Tensor, cfg: TrainConfig, branch: str = "") -> dict[str, Any]:
     """Save weights as fp16 when that changes validation PSNR by < 0.01 dB, else fp32."""
     from safetensors.torch import save
 
@@ -347,5 +349,8 @@ def _export(net: nn.Module, path: Path, val: torch.Tensor, cfg: TrainConfig) -> 
     net16.eval()
     drift = abs(psnr_y(net16(lr).clamp(0, 1), hr, cfg.scale).mean().item() - ref)
     chosen = half if drift < 0.01 else state
-    atomic_write_bytes(path, save({k: v.contiguous() for k, v in chosen.items()}))
+    info = {"scale": cfg.scale, "branch": branch, "trained_against_fr": cfg.train_fr if branch == "fr" else None}
+    # one metadata key: safetensors writes several in hash order, and the file must be byte-stable
+    meta = {"srfacebench": json.dumps(info, sort_keys=True)}
+    atomic_write_bytes(path, save({k: v.contiguous() for k, v in chosen.items()}, metadata=meta))
     return {"file": path.name, "dtype": "fp16" if chosen is half else "fp32", "val_psnr_y": ref, "fp16_drift_db": drift}

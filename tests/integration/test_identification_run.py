@@ -82,7 +82,7 @@ def celeba_run(data_root, session_cache, tmp_path_factory):
     proto = tmp / "celeba-train-identification.toml"
     proto.write_text(CELEBA_TRAIN)
     out = tmp / "out"
-    evaluate(["bicubic", "adapters.template"], [str(proto)], [4, 8], out, data_root=data_root,
+    evaluate(["bicubic", "srfacebench.adapters.template"], [str(proto)], [4, 8], out, data_root=data_root,
              cache_dir=session_cache, progress=False)  # fmt: skip
     return out
 

@@ -20,9 +20,9 @@ def test_builtins():
 
 
 def test_repo_adapters_resolve_by_module_path():
-    (ref,) = resolve_models("adapters.bicubic")
+    (ref,) = resolve_models("srfacebench.adapters.bicubic")
     assert ref.load(2).info.name == "bicubic-adapter"
-    (tmpl,) = resolve_models("adapters.template")
+    (tmpl,) = resolve_models("srfacebench.adapters.template")
     assert tmpl.load(3)(torch.rand(2, 3, 5, 5)).shape == (2, 3, 15, 15)
 
 

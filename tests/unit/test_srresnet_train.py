@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 from PIL import Image
 from safetensors.torch import load_file
 
-from reference_models.srresnet import SRResNet
+from srfacebench.reference_models.srresnet import SRResNet
 from srfacebench.train import TrainConfig, train
 
 
@@ -107,14 +107,17 @@ def test_two_gloo_processes_match_one_process(celeba_tree, tmp_path):
 
 
 def test_adapter_without_weights_fails_clearly(monkeypatch, tmp_path):
-    import reference_models.srresnet as sr
+    import srfacebench.reference_models.srresnet as sr
     from srfacebench.errors import ModelError
     from srfacebench.registry import available_models, resolve_models
 
     monkeypatch.setattr(sr, "WEIGHTS_DIR", tmp_path)
     assert "srresnet" in available_models()  # registered through our own entry point
-    refs = resolve_models("reference_models.srresnet")
-    assert [r.spec for r in refs] == ["reference_models.srresnet:vanilla", "reference_models.srresnet:fr"]
+    refs = resolve_models("srfacebench.reference_models.srresnet")
+    assert [r.spec for r in refs] == [
+        "srfacebench.reference_models.srresnet:vanilla",
+        "srfacebench.reference_models.srresnet:fr",
+    ]
     with pytest.raises(ModelError, match=r"no SRResNet 'vanilla' weights for scale 4: .*srresnet-vanilla-x4"):
         refs[0].load(4)
 
@@ -122,7 +125,7 @@ def test_adapter_without_weights_fails_clearly(monkeypatch, tmp_path):
 def test_adapter_with_weights_conforms(monkeypatch, tmp_path):
     from safetensors.torch import save_file
 
-    import reference_models.srresnet as sr
+    import srfacebench.reference_models.srresnet as sr
     from srfacebench.registry import resolve_models
     from srfacebench.testing import check_resolver
 
@@ -132,7 +135,7 @@ def test_adapter_with_weights_conforms(monkeypatch, tmp_path):
     save_file(
         {k: v.half().contiguous() for k, v in net.state_dict().items()}, str(tmp_path / "srresnet-fr-x4.safetensors")
     )
-    (ref,) = resolve_models("reference_models.srresnet:fr")
+    (ref,) = resolve_models("srfacebench.reference_models.srresnet:fr")
     model = ref.load(4)
     assert model.info.name == "srresnet-fr" and len(model.info.weights_sha256) == 64
     # Untrained weights leave [0, 1]; the engine clamps, so only check shape/determinism/batching here.

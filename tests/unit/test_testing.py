@@ -8,7 +8,7 @@ from srfacebench.registry import resolve_models
 from srfacebench.testing import check_resolver
 
 
-@pytest.mark.parametrize("spec", ["bicubic", "adapters.bicubic", "adapters.template"])
+@pytest.mark.parametrize("spec", ["bicubic", "srfacebench.adapters.bicubic", "srfacebench.adapters.template"])
 @pytest.mark.parametrize("scale", [2, 4, 8])
 def test_builtin_adapters_conform(spec, scale):
     for ref in resolve_models(spec):

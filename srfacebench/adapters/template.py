@@ -1,4 +1,4 @@
-"""Template adapter: copy this file, fill in ``load``, run ``srfacebench run --model adapters.template``.
+"""Template adapter: copy this file, fill in ``load``, run ``srfacebench run --model srfacebench.adapters.template``.
 
 An adapter is a module that defines either
 

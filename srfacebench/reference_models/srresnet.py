@@ -6,15 +6,16 @@ conv to RGB. Input and output RGB in [0, 1] (the output is not clamped here; srf
 Convolutions followed by BatchNorm have no bias: BatchNorm subtracts it again, so it only ever
 receives rounding noise, which Adam would amplify into random drift.
 
-Adapters: ``--model reference_models.srresnet`` runs both shipped variants, or
-``reference_models.srresnet:vanilla`` / ``:fr`` one of them; the scale comes from ``--scale``.
-Weights are safetensors files in ``reference_models/weights/`` named
+Adapters: ``--model srfacebench.reference_models.srresnet`` runs both shipped variants, or
+``srfacebench.reference_models.srresnet:vanilla`` / ``:fr`` one of them; the scale comes from ``--scale``.
+Weights are safetensors files in ``srfacebench/reference_models/weights/`` named
 ``srresnet-{variant}-x{scale}.safetensors``; their SHA-256 goes into ``ModelInfo``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from pathlib import Path
 
@@ -99,6 +100,16 @@ def load_variant(variant: str, scale: int, device: str = "cpu", weights: str | P
             f"(train them with `srfacebench train --scale {scale}`; see docs/reference_models.md)"
         )
     state = {k: v.float() for k, v in load_file(str(path)).items()}
+    from safetensors import safe_open
+
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata() or {}
+    try:
+        trained_against = json.loads(meta.get("srfacebench", "{}")).get("trained_against_fr")
+    except (ValueError, AttributeError):
+        trained_against = None
+    if variant == "fr" and trained_against is None:
+        trained_against = "dlib-resnet29"  # the trainer's default FR network
     net = SRResNet(scale)
     try:
         net.load_state_dict(state, strict=True)
@@ -110,13 +121,15 @@ def load_variant(variant: str, scale: int, device: str = "cpu", weights: str | P
         citation=CITATION,
         licence="BSD-3-Clause (weights trained on CelebA: non-commercial research only)",
         weights_sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        trained_against_fr=trained_against,
     )
     return _Resolver(net, info, device)
 
 
 def _loader(variant: str):
-    def load(scale: int, device: str = "cpu", **kwargs: object) -> _Resolver:
-        return load_variant(variant, scale, device, kwargs.get("weights"))  # type: ignore[arg-type]
+    def load(scale: int, device: str = "cpu", weights: str | None = None) -> _Resolver:
+        """``weights``: a safetensors file to use instead of the shipped one."""
+        return load_variant(variant, scale, device, weights)
 
     return load
 

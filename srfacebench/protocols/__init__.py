@@ -1,6 +1,6 @@
 """Protocol specifications: TOML files loaded into typed, validated ``Protocol`` objects.
 
-Built-in specs live in the ``protocols`` package; a user adds one by passing a folder of
+Built-in specs live beside this module (``srfacebench/protocols/*.toml``); a user adds one by passing a folder of
 ``*.toml`` files (``--protocols-dir``) or a path to a ``.toml`` file as the protocol name.
 """
 
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .degradations import DegradationError, expand_specs
-from .errors import ProtocolError
-from .metrics.catalogue import task_metrics
+from ..degradations import DegradationError, expand_specs
+from ..errors import ProtocolError
+from ..metrics.catalogue import task_metrics
 
 __all__ = ["DatasetSpec", "IdentificationSpec", "MetricSpec", "Protocol", "available_protocols", "load_protocol"]
 
@@ -236,7 +236,7 @@ def parse_protocol(text: str, source: str) -> Protocol:
 
 
 def _builtin_files() -> dict[str, Any]:
-    files = importlib.resources.files("protocols")
+    files = importlib.resources.files("srfacebench.protocols")
     return {p.name[:-5]: p for p in files.iterdir() if p.name.endswith(".toml")}
 
 

@@ -1,4 +1,4 @@
-"""Bicubic up-scaling as an adapter module: ``srfacebench run --model adapters.bicubic``.
+"""Bicubic up-scaling as an adapter module: ``srfacebench run --model srfacebench.adapters.bicubic``.
 
 The same model as the built-in ``bicubic`` baseline, reached through the module-path route; it
 reports the name ``bicubic-adapter`` so both can appear in one run.

@@ -1,1 +1,0 @@
-"""Built-in protocol specifications (TOML), shipped as package data."""
