@@ -52,13 +52,19 @@ def imresize_weights(in_length: int, out_length: int) -> np.ndarray:
     return m
 
 
+@lru_cache(maxsize=64)
+def _weights_on(in_length: int, out_length: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """The resize matrix on a device, made once (no host-to-device copy per call)."""
+    return torch.from_numpy(imresize_weights(in_length, out_length)).to(device, dtype)
+
+
 def imresize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """MATLAB-style bicubic resize of a ``...×H×W`` tensor to ``size`` (no clamping)."""
     h, w = x.shape[-2:]
     oh, ow = size
     dtype = x.dtype if x.is_floating_point() else torch.float32
-    wh = torch.from_numpy(imresize_weights(h, oh)).to(x.device, dtype)
-    ww = torch.from_numpy(imresize_weights(w, ow)).to(x.device, dtype)
+    wh = _weights_on(h, oh, x.device, dtype)
+    ww = _weights_on(w, ow, x.device, dtype)
     return wh @ x.to(dtype) @ ww.T
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -164,8 +165,11 @@ class DlibResNet29(FaceEmbedder):
     distance = "euclidean"
 
     def __init__(self, weights: str | Path | None = None) -> None:
+        """``weights``: dlib's ``.dat`` (default: face_recognition_models'), or a ``.safetensors``
+        written by ``save_dlib_net_safetensors``; ``$SRFACEBENCH_DLIB_WEIGHTS`` overrides the default."""
         super().__init__()
-        path = Path(weights) if weights is not None else find_dlib_model_file()
+        env = os.environ.get("SRFACEBENCH_DLIB_WEIGHTS")
+        path = Path(weights) if weights is not None else Path(env) if env else find_dlib_model_file()
         net, self.weights_sha256 = _parsed(str(path))
         if tuple(net.input_size) != self.input_size:
             raise DlibFormatError(f"{path}: input size {net.input_size}, expected {self.input_size}")

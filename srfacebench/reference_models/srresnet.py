@@ -110,7 +110,10 @@ def load_variant(variant: str, scale: int, device: str = "cpu", weights: str | P
         trained_against = None
     if variant == "fr" and trained_against is None:
         trained_against = "dlib-resnet29"  # the trainer's default FR network
-    net = SRResNet(scale)
+    # the width and depth are read from the file (the shipped models: 64 channels, 10 blocks)
+    channels = state["head.0.weight"].shape[0] if "head.0.weight" in state else 64
+    blocks = len({k.split(".")[1] for k in state if k.startswith("body.") and k.endswith(".body.0.weight")}) or 10
+    net = SRResNet(scale, channels, blocks)
     try:
         net.load_state_dict(state, strict=True)
     except RuntimeError as e:

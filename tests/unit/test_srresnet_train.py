@@ -3,6 +3,7 @@
 import csv
 import os
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -140,3 +141,18 @@ def test_adapter_with_weights_conforms(monkeypatch, tmp_path):
     assert model.info.name == "srresnet-fr" and len(model.info.weights_sha256) == 64
     # Untrained weights leave [0, 1]; the engine clamps, so only check shape/determinism/batching here.
     check_resolver(model, 4, range_tol=float("inf"))
+
+
+def test_batch_gather_equals_slicing_each_patch():
+    from srfacebench.train import _batch
+
+    rng = np.random.default_rng(3)
+    chips = torch.from_numpy(rng.integers(0, 256, (10, 3, 40, 40), dtype=np.uint8))
+    cfg = _cfg(Path("."), Path("."), Path("."), batch_size=5, scale=4)
+    got = _batch(chips, cfg, 7, 16)
+    r = np.random.default_rng([cfg.seed, 7])  # the same draws, sliced one by one
+    idx = r.integers(0, 10, 5)
+    oy = r.integers(0, 40 - 16 + 1, 5) // 4 * 4
+    ox = r.integers(0, 40 - 16 + 1, 5) // 4 * 4
+    ref = torch.stack([chips[idx[k], :, oy[k] : oy[k] + 16, ox[k] : ox[k] + 16] for k in range(5)]).float() / 255
+    torch.testing.assert_close(got, ref, rtol=0, atol=0)
