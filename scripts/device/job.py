@@ -28,7 +28,7 @@ PAYLOAD = REPO / "device_payload"
 LIMIT_MIB = 60
 # Sized from the H200 measurements in the GPU issue: ~12.5 ms per bare step; the trainer within
 # 1.3x of that gives ~16 ms; two scales run concurrently on one GPU (~2x slower each).
-FULL = {"base_steps": 12000, "finetune_steps": 3000, "checkpoint_every": 500, "lfw_pairs_per_fold": 60}
+FULL = {"base_steps": 8000, "finetune_steps": 2000, "checkpoint_every": 500, "lfw_pairs_per_fold": 60}
 DRY = {"base_steps": 4, "finetune_steps": 2, "checkpoint_every": 2, "lfw_pairs_per_fold": 4}
 
 

@@ -235,6 +235,7 @@ def build_report(
             seed=seed,
             sort_by=lb.sort_by,
             subsets=runs.subsets,
+            notes=[(run, n) for run, prov in runs.provenance.items() for n in prov.get("notes", [])],
             summary=_summary(runs, lb),
             cross_fr=_cross_fr(runs, lb),
             columns=columns,

@@ -272,6 +272,10 @@ def test_faceless_images_are_counted_and_reported(tiny, tmp_path, capsys):
     assert "8 of 8 images of tiny had no face found" in err
     prov = json.loads((tmp_path / "cli-out" / "results.json").read_text())["provenance"]
     assert prov["alignment"]["tiny"]["fallback_in_pool"] == 8
+    from srfacebench.report import build_report
+
+    build_report([tmp_path / "cli-out"], tmp_path / "r.html", n_boot=10)
+    assert "8 of 8 images of tiny had no face found" in (tmp_path / "r.html").read_text()
 
 
 # --- protocols and paths -----------------------------------------------------------------------
