@@ -64,7 +64,7 @@ def pack(data_root: Path, dest: Path, lfw_pairs_per_fold: int, celeba_limit: int
     sizes = {"celeba.npz": pack_chips(dest / "celeba.npz", chips_of(celeba), celeba.labels, quality=90)}
     lfw = load_lfw_pairs(data_root / "lfw", limit_per_fold=lfw_pairs_per_fold)
     assert lfw.pairs is not None
-    sizes["lfw.npz"] = pack_chips(dest / "lfw.npz", chips_of(lfw), lfw.labels, quality=95)
+    sizes["lfw.npz"] = pack_chips(dest / "lfw.npz", chips_of(lfw), lfw.labels, quality=90)
     np.savez(dest / "lfw-pairs.npz", a=lfw.pairs.a, b=lfw.pairs.b, same=lfw.pairs.same, fold=lfw.pairs.fold)
     sizes["lfw-pairs.npz"] = (dest / "lfw-pairs.npz").stat().st_size
     save_dlib_net_safetensors(read_dlib_net(find_dlib_model_file()), dest / "dlib16.safetensors")

@@ -17,14 +17,18 @@ from .images import decode_rgb
 __all__ = ["pack_chips", "unpack_chips"]
 
 
-def pack_chips(path: str | Path, chips: np.ndarray, labels: np.ndarray, quality: int = 90) -> int:
-    """Write uint8 chips (N×H×W×3) and labels (N,) to ``path``; returns the file size in bytes."""
+def pack_chips(
+    path: str | Path, chips: np.ndarray, labels: np.ndarray, quality: int = 90, subsampling: int = 2
+) -> int:
+    """Write uint8 chips (N×H×W×3) and labels (N,) to ``path``; returns the file size in bytes.
+
+    JPEG at ``quality`` with Pillow's ``subsampling`` (2 = 4:2:0, 0 = 4:4:4)."""
     from PIL import Image
 
     blobs, offsets = [], [0]
     for chip in chips:
         buf = io.BytesIO()
-        Image.fromarray(np.ascontiguousarray(chip)).save(buf, "JPEG", quality=quality, subsampling=0)
+        Image.fromarray(np.ascontiguousarray(chip)).save(buf, "JPEG", quality=quality, subsampling=subsampling)
         blobs.append(buf.getvalue())
         offsets.append(offsets[-1] + len(blobs[-1]))
     out = io.BytesIO()

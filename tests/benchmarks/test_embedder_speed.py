@@ -68,3 +68,24 @@ def test_torch_bf16_drift(benchmark, chips, net):
                 return net(x)
 
         benchmark.pedantic(run, rounds=3, iterations=1, warmup_rounds=1)
+
+
+def test_mobileface_v2_fp32(benchmark, chips):
+    """MobileFace V2 on 160-px dlib chips (warped to 112 px with the fixed chip-to-template map)."""
+    from srfacebench.embedders.mobileface import MobileFaceV2
+
+    m = MobileFaceV2().eval()
+    x = torch.nn.functional.interpolate(_batch(chips), size=(160, 160), mode="bilinear")
+    with torch.inference_mode():
+        benchmark.pedantic(lambda: m(x), rounds=3, iterations=1, warmup_rounds=1)
+
+
+def test_mobileface_v2_with_landmarks(benchmark, chips):
+    """The same with per-image landmarks (one similarity fit and warp per image)."""
+    from srfacebench.embedders.mobileface import DLIB_CHIP_FIVE_POINTS, MobileFaceV2
+
+    m = MobileFaceV2().eval()
+    x = torch.nn.functional.interpolate(_batch(chips), size=(160, 160), mode="bilinear")
+    lm = (DLIB_CHIP_FIVE_POINTS * 160).float().expand(N, 5, 2) + torch.randn(N, 5, 2)
+    with torch.inference_mode():
+        benchmark.pedantic(lambda: m(x, landmarks=lm), rounds=3, iterations=1, warmup_rounds=1)

@@ -10,7 +10,6 @@ import csv
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 pytestmark = [
     pytest.mark.gpu,
@@ -52,23 +51,6 @@ def test_demo_run_on_cuda_matches_cpu(tmp_path):
     for k, v in cpu.items():
         tol = 1e-4 if k[2] in ("psnr_y", "ssim_y", "fr_loss") else 1e-9
         assert gpu[k] == pytest.approx(v, rel=tol, abs=tol), k
-
-
-@pytest.fixture
-def celeba_tree(tmp_path):
-    root = tmp_path / "data" / "celeba"
-    (root / "img").mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    ids, parts = [], []
-    for k in range(12):
-        name = f"{k + 1:06d}.jpg"
-        img = np.clip(rng.random((1, 1, 3)) * 200 + rng.normal(0, 20, (160, 160, 3)), 0, 255).astype(np.uint8)
-        Image.fromarray(img).save(root / "img" / name)
-        ids.append(f"{name} {k % 4 + 1}")
-        parts.append(f"{name} 0")
-    (root / "identity_CelebA.txt").write_text("\n".join(ids) + "\n")
-    (root / "list_eval_partition.txt").write_text("\n".join(parts) + "\n")
-    return tmp_path / "data"
 
 
 def test_training_steps_of_both_phases_on_cuda_match_cpu(celeba_tree, tmp_path):

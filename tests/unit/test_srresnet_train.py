@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
-from PIL import Image
 from safetensors.torch import load_file
 
 from srfacebench.reference_models.srresnet import SRResNet
@@ -28,24 +27,6 @@ def test_srresnet_shapes(scale):
 def test_ten_blocks_by_default():
     net = SRResNet(4)
     assert len(net.body) == 10
-
-
-@pytest.fixture
-def celeba_tree(tmp_path):
-    root = tmp_path / "data" / "celeba"
-    (root / "img").mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    ids, parts = [], []
-    for k in range(12):
-        name = f"{k + 1:06d}.jpg"
-        base = rng.random((1, 1, 3)) * 200
-        img = np.clip(base + rng.normal(0, 20, (160, 160, 3)), 0, 255).astype(np.uint8)
-        Image.fromarray(img).save(root / "img" / name)
-        ids.append(f"{name} {k % 4 + 1}")
-        parts.append(f"{name} 0")
-    (root / "identity_CelebA.txt").write_text("\n".join(ids) + "\n")
-    (root / "list_eval_partition.txt").write_text("\n".join(parts) + "\n")
-    return tmp_path / "data"
 
 
 def _cfg(data_root, out, cache, **kw):
