@@ -28,7 +28,7 @@ from . import __version__
 from .config import RunConfig
 from .conformance import model_identity, probe_resolver
 from .data.chips import CHIP_STORE, default_cache_dir, ensure_aligned
-from .data.faceset import FaceSet
+from .data.faceset import FaceSet, without_images
 from .data.landmarks import chip_landmarks
 from .errors import ModelError, SrfacebenchError
 from .io import RunLock, atomic_write_text
@@ -164,6 +164,14 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> RunResult:
             bar.close()
         timings[f"embed:{pool.name}"] = time.perf_counter() - t0
         for protocol, faceset, index in pool.tasks:
+            if protocol.exclude_fallback and aligned.fallback:
+                n_before = len(faceset)
+                faceset, kept = without_images(faceset, set(aligned.fallback))
+                index = index[kept]
+                notes.append(
+                    f"{protocol.name}: {n_before - len(faceset)} images without a detected face excluded "
+                    "([alignment] exclude_fallback), with the pairs or probes that used them"
+                )
             labels = set(plan.per_protocol[protocol.name])
             pvars = [v for v in pool_variants if v.is_hr or v.degradation in labels]
             for name, emb in embedders.items():

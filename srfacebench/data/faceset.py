@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FaceSet", "Pairs"]
+__all__ = ["FaceSet", "Pairs", "without_images"]
 
 
 @dataclass(frozen=True)
@@ -66,3 +66,22 @@ class FaceSet:
         for k in sorted(self.checksums):
             h.update(f"{k}={self.checksums[k]}".encode())
         return h.hexdigest()
+
+
+def without_images(fs: FaceSet, drop: set[str]) -> tuple[FaceSet, np.ndarray]:
+    """``fs`` without the images whose path is in ``drop``, and the kept images' old indices.
+
+    Verification pairs touching a dropped image are dropped with it (folds keep their order);
+    identities left with no image disappear from the labels' use but keep their names.
+    """
+    keep = np.array([i for i, p in enumerate(fs.paths) if p not in drop], dtype=np.int64)
+    new_of = np.full(len(fs.paths), -1, dtype=np.int64)
+    new_of[keep] = np.arange(len(keep))
+    pairs = None
+    if fs.pairs is not None:
+        ok = (new_of[fs.pairs.a] >= 0) & (new_of[fs.pairs.b] >= 0)
+        pairs = Pairs(new_of[fs.pairs.a[ok]], new_of[fs.pairs.b[ok]], fs.pairs.same[ok], fs.pairs.fold[ok])
+    return (
+        FaceSet(fs.name, fs.root, [fs.paths[i] for i in keep], fs.labels[keep], fs.identities, pairs, fs.checksums),
+        keep,
+    )

@@ -17,9 +17,7 @@ from .images import decode_rgb
 __all__ = ["pack_chips", "unpack_chips"]
 
 
-def pack_chips(
-    path: str | Path, chips: np.ndarray, labels: np.ndarray, quality: int = 90, subsampling: int = 2
-) -> int:
+def pack_chips(path: str | Path, chips: np.ndarray, labels: np.ndarray, quality: int = 90, subsampling: int = 2) -> int:
     """Write uint8 chips (N×H×W×3) and labels (N,) to ``path``; returns the file size in bytes.
 
     JPEG at ``quality`` with Pillow's ``subsampling`` (2 = 4:2:0, 0 = 4:4:4)."""

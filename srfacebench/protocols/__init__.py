@@ -67,6 +67,7 @@ class Protocol:
     metrics: tuple[MetricSpec, ...]
     align_size: int = 160
     align_padding: float = 0.25
+    exclude_fallback: bool = False
     identification: IdentificationSpec = field(default_factory=IdentificationSpec)
     degradations: tuple[str, ...] = ()
     description: str = ""
@@ -88,7 +89,11 @@ class Protocol:
             "dataset": {**self.dataset.__dict__},
             "identification": {**self.identification.__dict__} if self.task == "identification" else None,
             "metrics": {m.name: {"higher_is_better": m.higher_is_better} for m in self.metrics},
-            "alignment": {"size": self.align_size, "padding": self.align_padding},
+            "alignment": {
+                "size": self.align_size,
+                "padding": self.align_padding,
+                "exclude_fallback": self.exclude_fallback,
+            },
             "degradations": list(self.degradations),
             "source": self.source,
         }
@@ -107,7 +112,7 @@ _SCHEMA: dict[str, set[str] | None] = {
     "name": None, "version": None, "task": None, "description": None, "main_score": None, "citation": None,
     "degradations": None,
     "dataset": {"name", "loader", "root", "checksums"} | set().union(*(a for a, _ in _LOADERS.values())),
-    "alignment": {"size", "padding"},
+    "alignment": {"size", "padding", "exclude_fallback"},
     "identification": {"ks", "max_rank", "fpir", "seed"},
     "metrics": None,
 }  # fmt: skip
@@ -130,6 +135,12 @@ def _check_schema(raw: dict[str, Any], source: str) -> None:
             for k in value:
                 if k not in sub:
                     raise _unknown_key(k, sub, f"{source} [{key}]")
+
+
+def _flag(value: Any, what: str, source: str) -> bool:
+    if not isinstance(value, bool):
+        raise ProtocolError(f"{source}: {what} must be true or false, got {value!r}")
+    return value
 
 
 def _positive_int(value: Any, what: str, source: str) -> int:
@@ -229,6 +240,7 @@ def parse_protocol(text: str, source: str) -> Protocol:
         degradations=tuple(degradations),
         align_size=size,
         align_padding=float(align.get("padding", 0.25)),
+        exclude_fallback=_flag(align.get("exclude_fallback", False), "[alignment] exclude_fallback", source),
         description=raw.get("description", ""),
         citation=raw.get("citation", ""),
         source=source,

@@ -424,3 +424,33 @@ def test_a_busy_run_folder_is_refused_and_a_stale_lock_taken_over(tiny, tmp_path
     (out / RunLock.NAME).write_text("999999999")  # no such process: stale
     assert cli(tiny, tmp_path, "--out", str(out)) == 0
     assert not (out / RunLock.NAME).exists()
+
+
+def test_faceless_images_can_be_excluded_with_their_pairs(tmp_path):
+    import shutil
+
+    from srfacebench.demo import demo_data_root
+
+    root = tmp_path / "demo"
+    shutil.copytree(demo_data_root(), root)
+    proto = root / "lfw-verification-demo.toml"
+    text = proto.read_text().replace("padding = 0.25", "padding = 0.25\nexclude_fallback = true")
+    text = "\n".join(line for line in text.splitlines() if 'pairs.txt" = ' not in line)  # the pairs file changes
+    proto.write_text(text)
+    first = (root / "lfw" / "pairs.txt").read_text().splitlines()[1].split()
+    target = root / "lfw" / "lfw-deepfunneled" / first[0] / f"{first[0]}_{int(first[1]):04d}.jpg"
+    Image.fromarray(np.full((250, 250, 3), 128, np.uint8)).save(target)
+    res = evaluate([], [str(proto)], [4], tmp_path / "o", data_root=root, cache_dir=tmp_path / "cache",
+                   progress=False, report=False)  # fmt: skip
+    from srfacebench.data.lfw import load_lfw_pairs
+
+    fs = load_lfw_pairs(root / "lfw")
+    faceless = set(res.provenance["alignment"]["lfw-demo"]["fallback_images"])
+    rel = f"{first[0]}/{first[0]}_{int(first[1]):04d}.jpg"
+    assert rel in faceless
+    touching = sum(
+        fs.paths[a] in faceless or fs.paths[b] in faceless for a, b in zip(fs.pairs.a, fs.pairs.b, strict=True)
+    )
+    assert touching >= 1
+    assert {r.n for r in res.rows if r.metric == "accuracy"} == {len(fs.pairs) - touching}
+    assert any("excluded" in note for note in res.provenance["notes"])
