@@ -198,7 +198,10 @@ def main() -> None:
     if args.dry_run:
         with tempfile.TemporaryDirectory() as tmp:
             payload = Path(tmp) / "payload"
-            print(json.dumps(pack(Path(args.data_root), payload, DRY["lfw_pairs_per_fold"], 12, None), indent=1))
+            cache = (
+                Path(os.environ["SRFACEBENCH_CACHE"]) if os.environ.get("SRFACEBENCH_CACHE") else Path(tmp) / "cache"
+            )
+            print(json.dumps(pack(Path(args.data_root), payload, DRY["lfw_pairs_per_fold"], 12, cache), indent=1))
             summary = run(payload, Path(tmp) / "out", "cpu", DRY)
             made = sorted(p.name for p in (Path(tmp) / "out").iterdir())
             print(json.dumps(summary, indent=1))
