@@ -30,8 +30,9 @@ def run_demo(
     protocol = load_protocol(root / "lfw-verification-demo.toml")
     if scales is None and not degradations:
         scales = [4, 8]
+    models = ("bicubic", *options.pop("models", ()))
     cfg = RunConfig(
-        models=("bicubic",), protocols=(protocol,), out=Path(out), scales=tuple(scales or ()),
+        models=models, protocols=(protocol,), out=Path(out), scales=tuple(scales or ()),
         degradations=tuple(degradations or ()), data_root=root, **options,
     )  # fmt: skip
     return run(cfg)

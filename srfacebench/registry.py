@@ -184,7 +184,7 @@ def _file_module(path: Path, spec: str) -> types.ModuleType:
 
 def available_models() -> list[str]:
     """Built-in names and installed entry points (module paths are open-ended)."""
-    return sorted(set(_BUILTIN_MODELS) | set(_entry_points(MODEL_GROUP)))
+    return sorted(set(_BUILTIN_MODELS) | set(_ALIASES) | set(_entry_points(MODEL_GROUP)))
 
 
 def _unknown(kind: str, name: str, known: list[str], hint: str) -> ModelError:
@@ -228,8 +228,16 @@ def _refs_from_module(module: types.ModuleType, spec: str, member: str | None, o
     return [ModelRef(spec, origin, load)]
 
 
+# Built-in adapters resolved by a short name (imported only when asked for).
+_ALIASES = {"spandrel": "srfacebench.adapters.spandrel"}
+
+
 def resolve_models(spec: str) -> list[ModelRef]:
     """Resolve one ``--model`` value into one or more models (a zoo gives several)."""
+    if spec in _ALIASES:
+        module = _import_module(_ALIASES[spec], spec)
+        assert module is not None
+        return _refs_from_module(module, spec, None, f"built-in adapter {_ALIASES[spec]}")
     if spec in _BUILTIN_MODELS:
         return [ModelRef(spec, "built-in", _BUILTIN_MODELS[spec])]
     eps = _entry_points(MODEL_GROUP)
