@@ -100,7 +100,7 @@ def warp_to_template(x: torch.Tensor, landmarks: torch.Tensor, size: int = 112) 
     src = out_pts @ a_inv.transpose(-1, -2) + t_inv.transpose(-1, -2)
     grid = torch.stack([(2 * src[..., 0] + 1) / w - 1, (2 * src[..., 1] + 1) / h - 1], -1)
     grid = grid.reshape(b, size, size, 2).to(x.dtype)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
 def _weights_dir() -> Path:
