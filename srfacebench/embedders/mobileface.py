@@ -158,6 +158,14 @@ class MobileFaceV2(FaceEmbedder):
         return super().describe() | {
             "layout": self.layout,
             "channel_order": self.channel_order,
+            # everything the warp does is part of the identity (cache keys, provenance)
+            "warp": {
+                "fit": "similarity (Umeyama) to the 5-point template",
+                "shrink": "antialiased bicubic",
+                "sample": "bilinear",
+                "outside": "zeros",
+                "no_landmarks": "DLIB_CHIP_FIVE_POINTS",
+            },
             "flip": self.flip,
             "source": "becauseofAI/MobileFace@128cea33 (MIT)",
         }
