@@ -11,7 +11,7 @@ transform, differentiably (``grid_sample``, bilinear):
 
 - with ``landmarks`` (B×5×2: eye centres, nose tip, mouth corners in the chip's pixels, as
   :func:`srfacebench.data.landmarks.chip_landmarks` finds them), one transform per image, fitted
-  by least squares (Umeyama) to the template — the proper five-point alignment;
+  by least squares (Umeyama) to the template, sampled bicubically — the five-point alignment;
 - without, one fixed transform from :data:`DLIB_CHIP_FIVE_POINTS`, the mean positions of those
   five points in dlib chips (measured on 394 LFW chips; see ``docs/embedders.md``);
 - a 112×112 input is taken as already in the template layout.
@@ -76,17 +76,6 @@ def warp_to_template(x: torch.Tensor, landmarks: torch.Tensor, size: int = 112) 
     """Warp B×C×H×W images so their five ``landmarks`` (B×5×2 pixels) land on the template."""
     landmarks = landmarks.to(torch.float64)
     m = similarity_transform(landmarks, ARCFACE_TEMPLATE.to(landmarks.device) * (size / 112.0))
-    # Shrinking by bilinear sampling alone would alias: first resize (anti-aliased) so that the
-    # warp is close to 1:1, then sample.
-    shrink = float(torch.linalg.det(m[..., :2]).abs().sqrt().mean())
-    if shrink < 0.9:
-        h0, w0 = x.shape[-2:]
-        nh, nw = max(1, round(h0 * shrink)), max(1, round(w0 * shrink))
-        x = F.interpolate(x, size=(nh, nw), mode="bicubic", align_corners=False, antialias=True)
-        landmarks = (landmarks + 0.5) * torch.tensor(
-            [nw / w0, nh / h0], dtype=torch.float64, device=landmarks.device
-        ) - 0.5
-        m = similarity_transform(landmarks, ARCFACE_TEMPLATE.to(landmarks.device) * (size / 112.0))
     b, _, h, w = x.shape
     # invert: output pixel → input pixel
     a, t = m[..., :2], m[..., 2:]
@@ -100,7 +89,9 @@ def warp_to_template(x: torch.Tensor, landmarks: torch.Tensor, size: int = 112) 
     src = out_pts @ a_inv.transpose(-1, -2) + t_inv.transpose(-1, -2)
     grid = torch.stack([(2 * src[..., 0] + 1) / w - 1, (2 * src[..., 1] + 1) / h - 1], -1)
     grid = grid.reshape(b, size, size, 2).to(x.dtype)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    # bicubic sampling (measured on full LFW HR: 0.9838, against 0.9828 bilinear and 0.9817 with an
+    # anti-aliased pre-shrink followed by bilinear), clamped: bicubic overshoots
+    return F.grid_sample(x, grid, mode="bicubic", padding_mode="zeros", align_corners=False).clamp(0.0, 1.0)
 
 
 def _weights_dir() -> Path:
