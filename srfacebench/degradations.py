@@ -435,14 +435,22 @@ def hr_label() -> str:
     return HR_LABEL
 
 
+# Where an operation sits on its severity axis when it is absent: no blur is σ = 0, no noise is
+# σ = 0, no JPEG is quality 100. Used to put the undegraded point on severity curves.
+_ABSENT_AT = {("blur", "sigma"): 0.0, ("noise", "sigma"): 0.0, ("jpeg", "q"): 100.0}
+
+
 def severity_families(labels: Sequence[str]) -> dict[str, list[tuple[str, float, str]]]:
     """Group degradation labels that differ in exactly one numeric parameter.
 
     Returns ``{family: [(param, value, label), ...]}`` sorted by value, for families of 2 or more;
     ``family`` is the label with that parameter shown as ``*`` (e.g. ``blur:sigma=*+bicubic:4``).
+    When the family's operation can be absent (blur, noise, JPEG) and the label without it is among
+    ``labels``, that label joins the family at σ = 0 or quality 100.
     """
     parsed = {lab: parse_degradation(lab) for lab in labels if lab != HR_LABEL}
     fams: dict[str, list[tuple[str, float, str]]] = {}
+    bases: dict[str, tuple[str, float, str]] = {}
     for lab, d in parsed.items():
         for i, op in enumerate(d.ops):
             for key, v in op.args.items():
@@ -454,5 +462,13 @@ def severity_families(labels: Sequence[str]) -> dict[str, list[tuple[str, float,
                     if key != op.positional
                     else (op.label.replace(f":{_fmt(v)}", ":*", 1))
                 )
-                fams.setdefault("+".join(masked), []).append((f"{op.name}.{key}", float(v), lab))
+                family = "+".join(masked)
+                fams.setdefault(family, []).append((f"{op.name}.{key}", float(v), lab))
+                absent = _ABSENT_AT.get((op.name, key))
+                without = "+".join(o.label for j, o in enumerate(d.ops) if j != i)
+                if absent is not None and without in parsed:
+                    bases[family] = (f"{op.name}.{key}", absent, without)
+    for family, base in bases.items():
+        if all(lab != base[2] for _, _, lab in fams[family]):
+            fams[family].append(base)
     return {k: sorted(v, key=lambda t: t[1]) for k, v in fams.items() if len(v) >= 2}

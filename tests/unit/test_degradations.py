@@ -154,5 +154,8 @@ def test_grid_expansion_and_severity_families():
         "bicubic:4",
     ]
     fams = severity_families(specs)
-    assert [v for _, v, _ in fams["blur:sigma=*+bicubic:4"]] == [0.5, 1.0, 2.0]
-    assert [v for _, v, _ in fams["bicubic:4+jpeg:q=*"]] == [30.0, 60.0]
+    # the undegraded bicubic:4 joins each family at sigma 0 / quality 100
+    assert [(v, lab) for _, v, lab in fams["blur:sigma=*+bicubic:4"]][:2] == [(0.0, "bicubic:4"), (0.5, specs[0])]
+    assert [v for _, v, _ in fams["blur:sigma=*+bicubic:4"]] == [0.0, 0.5, 1.0, 2.0]
+    assert [v for _, v, _ in fams["bicubic:4+jpeg:q=*"]] == [30.0, 60.0, 100.0]
+    assert "bicubic:*" not in fams  # one scale only
