@@ -27,7 +27,7 @@ from tqdm import tqdm
 from . import __version__
 from .config import RunConfig
 from .conformance import model_identity, probe_resolver
-from .data.chips import CHIP_STORE, default_cache_dir, ensure_aligned
+from .data.chips import CHIP_STORE, AlignedSet, default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet, without_images
 from .data.landmarks import chip_landmarks
 from .errors import ModelError, SrfacebenchError
@@ -110,10 +110,11 @@ def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
     """
     _prepare_out(plan.config.out)
     with RunLock(plan.config.out):
-        return _execute(plan, counts)
+        return _execute(plan, counts)[0]
 
 
-def _execute(plan: Plan, counts: StreamCounts | None) -> RunResult:
+def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[Variant], AlignedSet]:
+    """The run; also returns the loaded variants and the first pool's chips (for the samples)."""
     cfg = plan.config
     t_start = time.perf_counter()
     out = cfg.out
@@ -130,11 +131,13 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> RunResult:
     align_counts: dict[str, dict[str, int]] = {}
     rows: dict[str, list[list[Any]]] = {"pairs.csv": [], "probes.csv": [], "images.csv": []}
     counts = counts if counts is not None else StreamCounts()
+    first_aligned: AlignedSet | None = None
     for pool in plan.pools:
         pool_set = FaceSet(pool.name, pool.root, pool.paths, np.zeros(len(pool.paths), np.int64), [])
         t0 = time.perf_counter()
         aligned = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=cfg.progress)
         chip_root = aligned.root
+        first_aligned = first_aligned or aligned
         timings[f"align:{pool.name}"] = time.perf_counter() - t0
         align_counts[pool.name] = aligned.counts | {
             "images": len(pool.paths),
@@ -203,7 +206,8 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> RunResult:
     result.provenance["notes"] = notes
     result.provenance["conformance"] = probes
     result.save(out)
-    return result
+    assert first_aligned is not None  # a plan has at least one pool
+    return result, variants, first_aligned
 
 
 def _provenance(
@@ -278,10 +282,10 @@ def run(config: RunConfig) -> RunResult:
     plan = make_plan(config)
     _prepare_out(config.out)
     with RunLock(config.out):
-        result = _execute(plan, None)
+        result, variants, aligned = _execute(plan, None)
         if config.report:
             t0 = time.perf_counter()
-            _samples(plan)
+            _samples(plan, variants, aligned)
             from .report import build_report
 
             build_report([config.out], config.out / "report.html", n_boot=config.n_boot)
@@ -290,18 +294,15 @@ def run(config: RunConfig) -> RunResult:
     return result
 
 
-def _samples(plan: Plan) -> None:
+def _samples(plan: Plan, variants: list[Variant], aligned: AlignedSet) -> None:
+    """Sample faces of the first pool, with the models the run already loaded and probed."""
     from .samples import write_samples
 
-    cfg = plan.config
     pool = plan.pools[0]
-    cache_dir = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
-    pool_set = FaceSet(pool.name, pool.root, pool.paths[:4], np.zeros(min(4, len(pool.paths)), np.int64), [])
-    aligned = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=False)
-    variants, _ = _load_variants(plan, [], {})
     labels = plan.per_protocol[pool.tasks[0][0].name]
     chosen = [v for v in variants if v.degradation in labels]
-    write_samples(cfg.out, aligned.root, aligned.names, pool_set.paths, chosen, plan.degradations, cfg.device)
+    write_samples(plan.config.out, aligned.root, aligned.names, pool.paths, chosen, plan.degradations,
+                  plan.config.device)  # fmt: skip
 
 
 def evaluate(
