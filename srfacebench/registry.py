@@ -184,7 +184,7 @@ def _file_module(path: Path, spec: str) -> types.ModuleType:
 
 def available_models() -> list[str]:
     """Built-in names and installed entry points (module paths are open-ended)."""
-    return sorted(set(_BUILTIN_MODELS) | set(_ALIASES) | set(_entry_points(MODEL_GROUP)))
+    return sorted(set(_BUILTIN_MODELS) | set(_ALIASES) | set(_entry_points(MODEL_GROUP)) | set(_zoo_names()))
 
 
 def _unknown(kind: str, name: str, known: list[str], hint: str) -> ModelError:
@@ -229,11 +229,40 @@ def _refs_from_module(module: types.ModuleType, spec: str, member: str | None, o
 
 
 # Built-in adapters resolved by a short name (imported only when asked for).
-_ALIASES = {"spandrel": "srfacebench.adapters.spandrel"}
+_ALIASES = {
+    "spandrel": "srfacebench.adapters.spandrel",
+    "ncnn": "srfacebench.adapters.ncnn",
+    "tfjs": "srfacebench.adapters.tfjs",
+}
+ZOO_PREFIX = "zoo:"
+
+
+def _zoo_names() -> list[str]:
+    from .zoo.catalogue import CATALOGUE
+
+    return [ZOO_PREFIX + n for n in CATALOGUE]
+
+
+def _zoo_ref(spec: str) -> ModelRef:
+    from .zoo.catalogue import CATALOGUE
+
+    name = spec[len(ZOO_PREFIX) :]
+    if name not in CATALOGUE:
+        raise _unknown("zoo model", spec, _zoo_names(), "`srfacebench zoo list` shows each with its source.")
+
+    def load(scale: int, device: str = "cpu", root: str = "", noise: int = 0) -> Any:
+        from .zoo.models import loader
+
+        return loader(name)(scale, device, root=root, noise=noise)
+
+    entry = CATALOGUE[name]
+    return ModelRef(spec, f"zoo ({entry.package})", load)
 
 
 def resolve_models(spec: str) -> list[ModelRef]:
     """Resolve one ``--model`` value into one or more models (a zoo gives several)."""
+    if spec.startswith(ZOO_PREFIX):
+        return [_zoo_ref(spec)]
     if spec in _ALIASES:
         module = _import_module(_ALIASES[spec], spec)
         assert module is not None

@@ -6,7 +6,8 @@
 For each model: a seeded image-like input of 3×12×12 in [0, 1] (smooth waves plus noise), with,
 for SRMD (C = 18 or 19), the channels its upstream program appends: the 15 constants of the
 bicubic degradation vector (srmd-ncnn-vulkan's ``srmd_preproc.comp``) and, for 19, the noise
-level 3/255 (its default), run through ``ncnn.Net`` on the CPU (no Vulkan) with full-precision options, and its output blob.
+level 3/255 (its default), run through ``ncnn.Net`` on the CPU (no Vulkan) with full-precision
+options, and its output blob.
 Writes ``NAME/input`` and ``NAME/output`` (float32, C×H×W) plus ``NAME/ncnn_version``.
 """
 
@@ -21,13 +22,20 @@ def run(param: str, bin_: str, x: np.ndarray) -> np.ndarray:
     net.opt.use_vulkan_compute = False
     net.opt.num_threads = 2
     # full precision, so the golden is the graph's arithmetic and not ncnn's storage tricks
-    for flag in ("use_fp16_packed", "use_fp16_storage", "use_fp16_arithmetic", "use_bf16_storage",
-                 "use_int8_inference", "use_winograd_convolution", "use_sgemm_convolution"):
+    for flag in (
+        "use_fp16_packed",
+        "use_fp16_storage",
+        "use_fp16_arithmetic",
+        "use_bf16_storage",
+        "use_int8_inference",
+        "use_winograd_convolution",
+        "use_sgemm_convolution",
+    ):
         if hasattr(net.opt, flag):
             setattr(net.opt, flag, False)
     if net.load_param(param) or net.load_model(bin_):
         raise SystemExit(f"ncnn failed to load {param} / {bin_}")
-    inp = [n for n in net.input_names()][0]
+    inp = next(iter(net.input_names()))
     out = "output" if "output" in net.output_names() else net.output_names()[-1]
     ex = net.create_extractor()
     ex.input(inp, ncnn.Mat(np.ascontiguousarray(x)))
@@ -39,9 +47,21 @@ def run(param: str, bin_: str, x: np.ndarray) -> np.ndarray:
 
 # srmd-ncnn-vulkan/src/srmd_preproc.comp: degradation_vector[15]
 SRMD_DEGRADATION = [
-    -1.12360956e-08, -1.36899159e-08, 1.85637958e-02, 2.86066886e-08, 3.35292965e-02, 8.37272935e-08,
-    -2.54424009e-07, -3.16234976e-02, -1.35169253e-02, -1.10466090e-08, 3.84753793e-02, 3.79465739e-08,
-    -2.44916752e-01, -8.02213490e-01, -5.40549755e-01,
+    -1.12360956e-08,
+    -1.36899159e-08,
+    1.85637958e-02,
+    2.86066886e-08,
+    3.35292965e-02,
+    8.37272935e-08,
+    -2.54424009e-07,
+    -3.16234976e-02,
+    -1.35169253e-02,
+    -1.10466090e-08,
+    3.84753793e-02,
+    3.79465739e-08,
+    -2.44916752e-01,
+    -8.02213490e-01,
+    -5.40549755e-01,
 ]
 
 

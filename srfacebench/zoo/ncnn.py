@@ -292,10 +292,9 @@ class NcnnGraph(nn.Module):
         return blobs[self.output]
 
     def _w(self, i: int, key: str) -> torch.Tensor | None:
-        name = f"l{i}_{key}"
-        return self.weights[name] if name in self.weights else None
+        return self.weights.get(f"l{i}_{key}")
 
-    def _run(self, i: int, layer: NcnnLayer, a: list[torch.Tensor]) -> torch.Tensor:  # noqa: C901
+    def _run(self, i: int, layer: NcnnLayer, a: list[torch.Tensor]) -> torch.Tensor:
         t, g = layer.type, layer.get
         if t in ("Split", "Noop"):
             return a[0]

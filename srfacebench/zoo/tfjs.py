@@ -75,9 +75,7 @@ def read_weights(model_json: Path, manifest: list[dict[str, Any]]) -> dict[str, 
             out[name] = np.frombuffer(data, dtype="<f4", count=n, offset=pos).reshape(shape).copy()
             pos += 4 * n
         if pos != len(data):
-            raise ModelError(
-                f"{model_json}: weight group {g} has {len(data) - pos} bytes more than its manifest lists"
-            )
+            raise ModelError(f"{model_json}: weight group {g} has {len(data) - pos} bytes more than its manifest lists")
     return out
 
 
@@ -110,7 +108,9 @@ class TfjsLayersModel(nn.Module):
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
             raise ModelError(f"{path}: not a JSON file ({e})") from None
         if doc.get("format") not in ("layers-model", None) or "modelTopology" not in doc:
-            raise ModelError(f"{path}: not a TF.js layers model (format {doc.get('format')!r}); graph models are not supported")
+            raise ModelError(
+                f"{path}: not a TF.js layers model (format {doc.get('format')!r}); graph models are not supported"
+            )
         topo = doc["modelTopology"]
         topo = topo.get("model_config", topo)
         cls, cfg = topo.get("class_name"), topo.get("config", {})
@@ -237,7 +237,7 @@ class TfjsLayersModel(nn.Module):
     def _conv(self, name: str, cfg: dict[str, Any], x: torch.Tensor) -> torch.Tensor:
         w = self.params[self._key(name, "kernel")]
         bkey = self._key(name, "bias")
-        b = self.params[bkey] if bkey in self.params else None
+        b = self.params.get(bkey)
         sh, sw = cfg.get("strides", [1, 1])
         dh, dw = cfg.get("dilation_rate", [1, 1])
         if cfg["padding"] == "same":

