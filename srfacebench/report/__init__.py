@@ -184,6 +184,19 @@ def _markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _markdown_correlations(corr: pd.DataFrame) -> str:
+    if corr.empty:
+        return ""
+    lines = ["", "Does PSNR predict identity? Kendall τ-b across models (larger-is-better orientation), 95% "
+             "bootstrap interval over faces (blank: undefined, the metric is equal for every model):", "",
+             "| protocol | FR network | degradation | quality | identity | n models | τ | 95% interval |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for c in corr.itertuples():
+        lines.append(f"| {c.protocol} | {c.embedder} | {c.degradation} | {c.quality} | {c.identity} | {c.n_models} | "
+                     f"{_fmt(c.tau)} | [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}] |")  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
 def build_report(
     run_dirs: list[str | Path],
     html_path: str | Path | None,
@@ -201,7 +214,7 @@ def build_report(
     if csv_path is not None:
         atomic_write_text(csv_path, lb.table.to_csv(index=False, float_format="%.17g"))
     if md_path is not None:
-        atomic_write_text(md_path, _markdown(lb.table))
+        atomic_write_text(md_path, _markdown(lb.table) + _markdown_correlations(lb.correlations))
     if json_path is not None:
         payload = {
             "bootstrap": {"n_boot": n_boot, "seed": seed, "interval": "percentile 95%"},
@@ -209,6 +222,7 @@ def build_report(
             "runs": list(runs.provenance),
             "metrics": json.loads(lb.metrics.to_json(orient="records")),
             "comparisons": json.loads(lb.comparisons.to_json(orient="records")),
+            "correlations": json.loads(lb.correlations.to_json(orient="records")),
         }
         atomic_write_text(json_path, json.dumps(payload, indent=1) + "\n")
     if html_path is not None:
@@ -241,6 +255,10 @@ def build_report(
             columns=columns,
             rows=rows,
             comparisons=comparisons,
+            correlations=[
+                {**c, "tau": _fmt(c["tau"]), "ci": f"[{_fmt(c['ci_low'])}, {_fmt(c['ci_high'])}]"}
+                for c in lb.correlations.to_dict("records")
+            ],
             figures=_figures(runs, lb),
             faces=_face_grids(runs),
         )

@@ -4,13 +4,14 @@ per model against bicubic), computed from a :class:`RunSet`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataError
 from ..registry import HR
+from .correlation import CORRELATION_COLUMNS, rank_correlations
 from .runs import VARIANT, RunSet
 from .stats import (
     bootstrap_clusters,
@@ -36,6 +37,8 @@ class Leaderboard:
     sort_by: str
     n_boot: int
     seed: int
+    # across models: Kendall τ between PSNR/SSIM and each identity metric (srfacebench.report.correlation)
+    correlations: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=CORRELATION_COLUMNS))
 
 
 Key = tuple[str, str, str]  # (model, degradation, embedder)
@@ -146,7 +149,7 @@ def build_leaderboard(runs: RunSet, sort_by: str | None = None, n_boot: int = 10
         if p_ not in runs.protocols or m_ not in runs.protocols[p_]["metrics"]:
             known = [f"{p}/{m}" for p in protocols for m in runs.protocols[p]["metrics"]]
             raise DataError(f"cannot sort by {sort_by!r}: known columns {known}")
-    ci_rows, comp_rows = [], []
+    ci_rows, comp_rows, corr_rows = [], [], []
     for p in protocols:
         reps = _replicates(runs, p, n_boot, seed)
         sub = r[r.protocol == p]
@@ -159,6 +162,7 @@ def build_leaderboard(runs: RunSet, sort_by: str | None = None, n_boot: int = 10
                     lo, hi = np.quantile(finite, [0.025, 0.975])
             ci_rows.append((row.Index, lo, hi))
         comp_rows += _comparisons(runs, p, reps)
+        corr_rows += rank_correlations(r, p, runs.protocols[p]["metrics"], reps)
     ci = pd.DataFrame(ci_rows, columns=["idx", "ci_low", "ci_high"]).set_index("idx")
     cols = ["protocol", "model", "scale", "degradation", "embedder", "metric", "value", "std", "ci_low", "ci_high", "n"]
     metrics = r.join(ci)[cols]
@@ -171,7 +175,8 @@ def build_leaderboard(runs: RunSet, sort_by: str | None = None, n_boot: int = 10
     vs_bic = comps.model_b == BICUBIC
     for _model, idx in comps[vs_bic].groupby("model_a").groups.items():
         comps.loc[idx, "p_holm"] = holm(comps.loc[idx, "p_value"].tolist())
-    return Leaderboard(table, metrics, comps[COMPARISON_COLUMNS], sort_by, n_boot, seed)
+    corr = pd.DataFrame(corr_rows, columns=CORRELATION_COLUMNS)
+    return Leaderboard(table, metrics, comps[COMPARISON_COLUMNS], sort_by, n_boot, seed, corr)
 
 
 def _arrow(runs: RunSet, protocol: str, metric: str) -> str:
