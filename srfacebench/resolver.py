@@ -25,6 +25,12 @@ class ModelInfo:
         version: free-form version string; change it when outputs change.
         trained_against_fr: the FR network whose loss the model was trained with (e.g.
             ``"dlib-resnet29"``), or None; the report's cross-FR matrix is laid out by it.
+        preprocessing: how the model is fed (range, padding, extra channels), when it matters.
+        provenance: where the weights come from, one line per file (e.g. ``"pip pkg==1.0
+            path/model.bin sha256 ..."``).
+
+    ``preprocessing`` and ``provenance`` are left out of :meth:`to_dict` when empty, so models
+    that do not use them keep the identity (and cache keys) they had before they existed.
     """
 
     name: str
@@ -34,10 +40,16 @@ class ModelInfo:
     weights_sha256: str | None = None
     version: str = "1"
     trained_against_fr: str | None = None
+    preprocessing: str = ""
+    provenance: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
         d["scales"] = list(self.scales)
+        d["provenance"] = list(self.provenance)
+        for key in ("preprocessing", "provenance"):
+            if not d[key]:
+                del d[key]
         return d
 
 

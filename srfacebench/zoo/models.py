@@ -55,7 +55,8 @@ _PREPROCESSING = {
 
 
 def _code_digest() -> str:
-    """What the zoo's numbers depend on in this library: the readers and this module."""
+    """What the zoo's numbers depend on in this library: the readers and this module (a change
+    to any of them changes every zoo model's identity, so no cached output outlives it)."""
     h = hashlib.sha256()
     here = Path(__file__).parent
     for name in ("ncnn.py", "tfjs.py", "models.py", "catalogue.py"):
@@ -199,16 +200,23 @@ class Cascade(nn.Module):
         return lr
 
 
-def _info(entry: Entry, sha: str, extra: str = "") -> ModelInfo:
+def _info(entry: Entry, sha: str, extra: str = "", stages: tuple[ModelInfo, ...] = ()) -> ModelInfo:
     pkg = PIP_PACKAGES.get(entry.package) or NPM_PACKAGES[entry.package]
-    prep = _PREPROCESSING.get(entry.family, "")
+    if stages:
+        prep = " then ".join(f"{s.name}: {s.preprocessing}" for s in stages)
+        prov = tuple(line for s in stages for line in s.provenance)
+    else:
+        prep = _PREPROCESSING.get(entry.family, "")
+        prov = tuple(f"{pkg.registry} {pkg.name}=={pkg.version} {rel} sha256 {fsha}" for _, rel, fsha in entry.files)
     return ModelInfo(
         name=entry.name,
         scales=(entry.scale,),
         citation=entry.paper,
         licence=pkg.licence,
         weights_sha256=sha,
-        version=f"srfacebench zoo {_code_digest()}; {pkg.registry} {pkg.name}=={pkg.version}; {prep}{extra}",
+        version=f"srfacebench zoo {_code_digest()}{extra}",
+        preprocessing=prep,
+        provenance=prov,
     )
 
 
@@ -227,7 +235,7 @@ def load_entry(name: str, device: str = "cpu", root: str | None = None, noise: i
     if entry.cascade:
         stages = [load_entry(n, device, root, noise) for n in entry.cascade]
         sha = hashlib.sha256("".join(s.info.weights_sha256 or "" for s in stages).encode()).hexdigest()
-        info = _info(entry, sha, f"; {entry.notes}")
+        info = _info(entry, sha, f"; {entry.notes}", tuple(s.info for s in stages))
         return Cascade(stages, info).eval()  # type: ignore[arg-type]
     if not 0 <= noise <= 255:
         raise ModelError(f"zoo:{name}: noise must be in 0..255, got {noise}")
