@@ -68,3 +68,24 @@ def test_training_steps_of_both_phases_on_cuda_match_cpu(celeba_tree, tmp_path):
         rows = [list(csv.DictReader((tmp_path / d / phase / "losses.csv").open())) for d in ("cpu", "cuda")]
         first_cpu, first_gpu = float(rows[0][0]["loss"]), float(rows[1][0]["loss"])
         assert first_gpu == pytest.approx(first_cpu, rel=1e-3), phase
+
+
+@pytest.mark.parametrize("name", ["span-x4-ch52", "srmdnf-x4", "upscalerjs-thick-x8"])
+def test_zoo_models_on_cuda_match_cpu(name):
+    """Zoo ports on CUDA against the CPU within 1/255 (TF32 off: the bound is the port's, not TF32's)."""
+    from srfacebench.errors import ModelError
+    from srfacebench.zoo.models import load_entry
+
+    try:
+        cpu = load_entry(name)
+    except ModelError as e:
+        pytest.skip(str(e))
+    gpu = load_entry(name, device="cuda")
+    lr = torch.rand(4, 3, 20, 20, generator=torch.Generator().manual_seed(0))
+    prev = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        with torch.no_grad():
+            torch.testing.assert_close(gpu(lr.cuda()).cpu(), cpu(lr), atol=1 / 255, rtol=0)
+    finally:
+        torch.backends.cudnn.allow_tf32 = prev
