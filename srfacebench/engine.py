@@ -31,6 +31,7 @@ from .data.chips import CHIP_STORE, AlignedSet, default_cache_dir, ensure_aligne
 from .data.faceset import FaceSet, without_images
 from .data.landmarks import chip_landmarks
 from .errors import ModelError, SrfacebenchError
+from .fingerprint import args_identity, fr_fingerprint, sr_fingerprint, verify_cache_folder
 from .io import RunLock, atomic_write_text
 from .plan import Plan, cache_keys, load_dataset, make_plan
 from .registry import HR, load_embedder
@@ -62,13 +63,18 @@ def _prepare_out(out: Path) -> None:
 
 
 def _load_variants(
-    plan: Plan, notes: list[str] | None = None, probes: dict[str, Any] | None = None
+    plan: Plan,
+    notes: list[str] | None = None,
+    probes: dict[str, Any] | None = None,
+    fingerprints: dict[str, Any] | None = None,
 ) -> tuple[list[Variant], dict[str, dict[str, Any]]]:
     """Load every model at every scale, probe it (see :mod:`srfacebench.conformance`) and return
-    the variants with what each one's cache key holds."""
+    the variants with what each one's cache key holds (and, in ``fingerprints``, what each one
+    does on the fingerprint input, per variant id: :mod:`srfacebench.fingerprint`)."""
     cfg = plan.config
     notes = notes if notes is not None else []
     probes = probes if probes is not None else {}
+    fingerprints = fingerprints if fingerprints is not None else {}
     variants = [Variant(HR, "none", 1, None)]
     infos: dict[str, dict[str, Any]] = {variants[0].id: {"name": HR}}
     loaded: dict[int, list[tuple[Any, dict[str, Any]]]] = {}
@@ -90,16 +96,19 @@ def _load_variants(
                 )
             notes += [f"model {model.info.name!r} at scale {scale}: {s}" for s in soft]
             ident, note = model_identity(model, ref.origin, rep, cfg.batch_size)
+            if ref.kwargs:  # a resume with other arguments is another variant, never a mix
+                ident["args"] = args_identity(ref.kwargs)
             if note:
                 notes.append(note)
-            loaded[scale].append((model, ident))
+            loaded[scale].append((model, ident, sr_fingerprint(model, scale, cfg.device)))
     for label, deg in plan.degradations.items():
-        for model, ident in loaded[deg.scale]:
+        for model, ident, fp in loaded[deg.scale]:
             v = Variant(model.info.name, label, deg.scale, model)
             if v.id in infos:
                 raise ModelError(f"two models report the same ModelInfo.name {v.model!r} under degradation {label!r}")
             variants.append(v)
             infos[v.id] = ident
+            fingerprints[v.id] = fp
     return variants, infos
 
 
@@ -125,7 +134,9 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
     }
     notes: list[str] = []
     probes: dict[str, Any] = {}
-    variants, infos = _load_variants(plan, notes, probes)
+    sr_fps: dict[str, Any] = {}
+    variants, infos = _load_variants(plan, notes, probes, sr_fps)
+    fr_fps = {n: fr_fingerprint(e.net, cfg.device, layout=e.layout is not None) for n, e in embedders.items()}
     result = RunResult()
     timings: dict[str, float] = {}
     align_counts: dict[str, dict[str, int]] = {}
@@ -155,6 +166,7 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
             pool_variants, infos, plan.degradations,
             {n: e.info for n, e in embedders.items()},
         )  # fmt: skip
+        _verify_cache(out / "cache", emb_keys, iq_keys, sr_fps, fr_fps, notes)
         t0 = time.perf_counter()
         bar = tqdm(desc=f"embed {pool.name}", unit="img", disable=not cfg.progress)
         try:
@@ -208,6 +220,26 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
     result.save(out)
     assert first_aligned is not None  # a plan has at least one pool
     return result, variants, first_aligned
+
+
+def _verify_cache(
+    cache: Path,
+    emb_keys: dict[tuple[str, str], str],
+    iq_keys: dict[str, str],
+    sr_fps: dict[str, Any],
+    fr_fps: dict[str, Any],
+    notes: list[str],
+) -> None:
+    """Reuse no cached shard whose model or FR network now behaves differently (see
+    :mod:`srfacebench.fingerprint`): such folders are set aside, recomputed, and noted."""
+    for (vid, emb), key in emb_keys.items():
+        why = verify_cache_folder(cache / "embeddings" / key, {"sr": sr_fps.get(vid), "fr": fr_fps[emb]})
+        if why:
+            notes.append(f"cached embeddings of {vid} by {emb} not reused ({why}): recomputed")
+    for vid, key in iq_keys.items():
+        why = verify_cache_folder(cache / "iq" / key, {"sr": sr_fps.get(vid)})
+        if why:
+            notes.append(f"cached PSNR/SSIM of {vid} not reused ({why}): recomputed")
 
 
 def _provenance(

@@ -1,0 +1,119 @@
+"""Identity by behaviour (srfacebench.fingerprint): a cached number is never served when what made
+it has changed — arguments, behaviour behind an unchanged declaration, an FR network's code."""
+
+from __future__ import annotations
+
+import textwrap
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from test_faults import run, value
+
+from srfacebench import ModelInfo
+
+
+class Gain:
+    """Bilinear x4 times a gain, behind a declaration that never changes (BasicSR-style object)."""
+
+    def __init__(self, gain: float) -> None:
+        self.info = ModelInfo(name="gain", weights_sha256="1" * 64)
+        self.settings = {"gain": gain}  # a plain attribute: no digest sees it
+
+    def __call__(self, lr: torch.Tensor) -> torch.Tensor:
+        return (F.interpolate(lr, scale_factor=4, mode="bilinear", align_corners=False) * self.settings["gain"]).clamp(
+            0, 1
+        )
+
+
+def _notes(res):
+    return " ".join(res.provenance["notes"])
+
+
+def test_behaviour_changed_behind_the_same_declaration_is_recomputed(tiny, tmp_path):
+    fresh = value(run(tiny, tmp_path / "fresh", [Gain(0.5)]), "gain")
+    run(tiny, tmp_path / "o", [Gain(1.0)])
+    again = run(tiny, tmp_path / "o", [Gain(0.5)])  # same folder, same ModelInfo, other behaviour
+    assert value(again, "gain") == fresh  # not gain 1.0's cached number
+    assert "not reused" in _notes(again) and "sr output differs" in _notes(again)
+    third = run(tiny, tmp_path / "o", [Gain(0.5)])  # and then it is cached and reused, silently
+    assert value(third, "gain") == fresh and "not reused" not in _notes(third)
+
+
+def test_model_args_are_part_of_the_identity_and_a_resume_never_mixes(tiny, tmp_path):
+    mod = tmp_path / "gain_model.py"
+    mod.write_text(
+        textwrap.dedent("""
+        import torch.nn.functional as F
+        from srfacebench import ModelInfo
+        class M:
+            def __init__(self, gain):
+                self.info = ModelInfo(name="gm", weights_sha256="2" * 64)
+                self.gain = gain
+            def __call__(self, lr):
+                return (F.interpolate(lr, scale_factor=4, mode="bilinear") * self.gain).clamp(0, 1)
+        def load(scale, device="cpu", gain: float = 1.0):
+            return M(gain)
+        """)
+    )
+    spec = str(mod)
+    fresh = value(run(tiny, tmp_path / "fresh", [spec], model_kwargs={spec: {"gain": "0.5"}}), "gm")
+    first = run(tiny, tmp_path / "o", [spec], model_kwargs={spec: {"gain": "1.0"}})
+    second = run(tiny, tmp_path / "o", [spec], model_kwargs={spec: {"gain": "0.5"}})
+    assert value(second, "gm") == fresh != value(first, "gm")
+    assert second.provenance["model_infos"]["gm|bicubic:4"]["args"] == {"gain": 0.5}
+
+
+def test_a_weights_file_overwritten_in_place_is_another_identity(tiny, tmp_path):
+    w = tmp_path / "w.txt"
+    mod = tmp_path / "file_model.py"
+    mod.write_text(
+        textwrap.dedent("""
+        import torch.nn.functional as F
+        from pathlib import Path
+        from srfacebench import ModelInfo
+        class M:
+            def __init__(self, gain):
+                self.info = ModelInfo(name="fm", weights_sha256="3" * 64)
+                self.gain = gain
+            def __call__(self, lr):
+                return (F.interpolate(lr, scale_factor=4, mode="bilinear") * self.gain).clamp(0, 1)
+        def load(scale, device="cpu", weights: str = ""):
+            return M(float(Path(weights).read_text()))
+        """)
+    )
+    spec, kw = str(mod), {str(mod): {"weights": str(w)}}
+    w.write_text("1.0")
+    first = run(tiny, tmp_path / "o", [spec], model_kwargs=kw)
+    w.write_text("0.5")
+    second = run(tiny, tmp_path / "o", [spec], model_kwargs=kw)
+    assert value(second, "fm") != value(first, "fm")
+    assert value(second, "fm") == value(run(tiny, tmp_path / "fresh", [spec], model_kwargs=kw), "fm")
+
+
+def test_an_fr_network_changed_behind_the_same_describe_is_recomputed(tiny, tmp_path, monkeypatch):
+    from srfacebench.embedders.dlib_resnet import DlibResNet29
+
+    def distances(folder):
+        import pandas as pd
+
+        return pd.read_csv(folder / "pairs.csv")["distance"].to_numpy()
+
+    run(tiny, tmp_path / "o", [])
+    before = distances(tmp_path / "o")
+    original = DlibResNet29.embed_normalised
+    monkeypatch.setattr(DlibResNet29, "embed_normalised", lambda self, x: 2 * original(self, x))
+    after = run(tiny, tmp_path / "o", [])  # describe() unchanged, embeddings doubled
+    run(tiny, tmp_path / "fresh", [])
+    np.testing.assert_array_equal(distances(tmp_path / "o"), distances(tmp_path / "fresh"))
+    np.testing.assert_allclose(distances(tmp_path / "o"), 2 * before, rtol=1e-5)
+    assert "fr output differs" in _notes(after)
+
+
+def test_a_cache_made_before_fingerprints_is_recomputed_not_trusted(tiny, tmp_path):
+    first = run(tiny, tmp_path / "o", [Gain(1.0)])
+    for fp in (tmp_path / "o" / "cache").rglob("fingerprint.npz"):
+        fp.unlink()
+    again = run(tiny, tmp_path / "o", [Gain(1.0)])
+    assert value(again, "gain") == value(first, "gain")
+    assert "no behavioural fingerprint" in _notes(again)
