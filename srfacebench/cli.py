@@ -119,6 +119,19 @@ def _parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--device", default="cpu")
     tr.add_argument("--cache-dir", default=None)
+    tr.add_argument(
+        "--init",
+        default=None,
+        metavar="MODEL",
+        help="fine-tune this model (e.g. zoo:span-x4-ch52) instead of training SRResNet; no phase 1",
+    )
+    tr.add_argument("--init-args", default=None, metavar="K=V,...", help="arguments of the --init model")
+    tr.add_argument(
+        "--degradation",
+        default=None,
+        metavar="SPEC",
+        help="how HR chips become LR (default bicubic:SCALE), e.g. realistic:4",
+    )
 
     lst = sub.add_parser("list", help="list models, protocols or embedders")
     lst.add_argument("what", choices=["models", "protocols", "embedders"])
@@ -257,7 +270,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         data_root=args.data_root, out=args.out, scale=args.scale, base_steps=args.base_steps,
         finetune_steps=args.finetune_steps, batch_size=args.batch_size, patch=args.patch, train_fr=args.train_fr,
         fr_bn_mode=args.fr_bn_mode, checkpoint_every=args.checkpoint_every, seed=args.seed, device=args.device,
-        cache_dir=args.cache_dir,
+        cache_dir=args.cache_dir, init=args.init, init_args=parse_kv(args.init_args or "", "--init-args") or None,
+        degradation=args.degradation,
     )  # fmt: skip
     summary = train(cfg)
     print(json.dumps({k: summary[k] for k in ("base", "vanilla", "fr", "loss_weights")}, indent=1))

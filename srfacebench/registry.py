@@ -250,10 +250,10 @@ def _zoo_ref(spec: str) -> ModelRef:
     if name not in CATALOGUE:
         raise _unknown("zoo model", spec, _zoo_names(), "`srfacebench zoo list` shows each with its source.")
 
-    def load(scale: int, device: str = "cpu", root: str = "", noise: int = 0) -> Any:
+    def load(scale: int, device: str = "cpu", root: str = "", noise: int = 0, weights: str = "") -> Any:
         from .zoo.models import loader
 
-        return loader(name)(scale, device, root=root, noise=noise)
+        return loader(name)(scale, device, root=root, noise=noise, weights=weights)
 
     entry = CATALOGUE[name]
     return ModelRef(spec, f"zoo ({entry.package})", load)

@@ -7,8 +7,15 @@ fine-tuning batches, so each term is about half of the loss at the start (logged
 network (``train_fr``, independent of the evaluation embedder) is frozen; its BatchNorm layers
 run in train mode (the paper's choice) unless ``fr_bn_mode = "eval"``.
 
+From a published model (``init``, e.g. ``zoo:span-x4-ch52``, ``spandrel`` with weights, or
+``srresnet``): phase 1 is skipped and both branches start from that model's weights (its upstream
+pre- and post-processing kept); its parameters are all trained. Exported as
+``<name>-ft-<branch>-x<scale>.safetensors``, loadable with ``--model <init> --model-args
+weights=FILE`` (zoo models; the file's metadata names it ``<name>-ft-<branch>``).
+
 Data: the CelebA train split under ``data_root/celeba`` aligned with the library's own
-``align`` (cached), degraded with the library's own bicubic; the last ``val_identities``
+``align`` (cached), degraded by the same degradation specs as evaluation (``degradation``,
+default ``bicubic:<scale>``; per-image noise is seeded by (step, position)); the last ``val_identities``
 identities (sorted) are held out for model selection. Batches are a pure function of (seed,
 step), so a resumed run, every rank and both branches see exactly the same data.
 
@@ -20,6 +27,7 @@ the global batch.
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import os
@@ -35,7 +43,7 @@ from torch import nn
 
 from .data.chips import ChipDataset, default_cache_dir, ensure_aligned
 from .data.identity import load_celeba
-from .degrade import Degradation
+from .degradations import Degradation, parse_degradation
 from .io import atomic_write_bytes, atomic_write_text
 from .losses import FRLoss
 from .registry import load_embedder
@@ -67,6 +75,16 @@ class TrainConfig:
     limit_images: int | None = None  # for tests: use only the first N training chips
     cache_dir: str | None = None
     chips_file: str | None = None  # aligned chips packed by srfacebench.data.pack (instead of aligning CelebA)
+    init: str | None = None  # fine-tune this model (a --model spec) instead of training SRResNet: no phase 1
+    init_args: dict[str, Any] | None = None  # its --model-args
+    degradation: str | None = None  # a degradation spec (default bicubic:<scale>), as in evaluation
+
+    def degrade(self) -> Degradation:
+        spec = self.degradation or f"bicubic:{self.scale}"
+        deg = parse_degradation(spec)
+        if deg.scale != self.scale:
+            raise ValueError(f"degradation {spec!r} down-scales by {deg.scale}, but the training scale is {self.scale}")
+        return deg
 
 
 class _SyncBN(nn.BatchNorm2d):
@@ -178,6 +196,11 @@ def _batch(chips: torch.Tensor, cfg: TrainConfig, step: int, patch: int, whole: 
     return hr.float().div_(255.0).to(cfg.device, non_blocking=True)
 
 
+def _keys(tag: str, step: int, n: int) -> list[str]:
+    """Per-image keys seeding a degradation's noise: a pure function of (tag, step, position)."""
+    return [f"train/{tag}/{step}/{i}" for i in range(n)]
+
+
 def train_step(
     model: nn.Module,
     opt: torch.optim.Optimizer,
@@ -185,11 +208,12 @@ def train_step(
     degrade: Degradation,
     fr: FRLoss | None,
     weights: tuple[float, float],
+    keys: list[str] | None = None,
 ) -> torch.Tensor:
     """One optimisation step on the HR batch ``hr``; returns (loss, mse, fr) as a device tensor,
     without synchronising with the host."""
     w_mse, w_fr = weights
-    sr = model(degrade(hr))
+    sr = model(degrade(hr, keys))
     mse = F.mse_loss(sr, hr)
     loss = w_mse * mse
     frl = torch.zeros((), device=sr.device)
@@ -264,12 +288,14 @@ def _run_phase(name: str, cfg: TrainConfig, model: nn.Module, chips: torch.Tenso
     opt = make_optimizer(model, lr, cfg.device)
     state = _load_ckpt(folder / "last", model, opt) or {"step": 0, "best_val": float("inf")}
     _truncate_log(folder / "losses.csv", state["step"])
-    degrade = Degradation(cfg.scale)
+    degrade = cfg.degrade()
     model.train()
     pending: list[tuple[int, torch.Tensor]] = []
     for step in range(state["step"], steps):
         hr = _batch(chips, cfg, step0 + step, patch)
-        logged = train_step(model, opt, hr, degrade, fr, weights)
+        rank, world = _world()
+        keys = _keys("batch", step0 + step, cfg.batch_size)[rank::world]
+        logged = train_step(model, opt, hr, degrade, fr, weights, keys)
         if _world()[1] > 1:  # log the global-batch values
             dist.all_reduce(logged)
             logged /= _world()[1]
@@ -313,7 +339,7 @@ def _validate(model: nn.Module, val: torch.Tensor, degrade: Degradation, fr: FRL
     mses, frs = [], []
     for j in range(0, len(hr), 16):
         h = hr[j : j + 16].to(next(model.parameters()).device)
-        sr = model(degrade(h)).clamp(0, 1)
+        sr = model(degrade(h, _keys("val", j, len(h)))).clamp(0, 1)
         mses.append(F.mse_loss(sr, h, reduction="none").mean(dim=(1, 2, 3)))
         if fr is not None:
             fr.embedder.eval()
@@ -348,14 +374,21 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             model = nn.parallel.DistributedDataParallel(_sync_bn(model))
         return model
 
-    base = make(SRResNet(cfg.scale, cfg.channels, cfg.blocks))
     summary: dict[str, Any] = {"config": asdict(cfg), "data": meta, "world_size": world}
-    summary["base"] = _run_phase(
-        "base", cfg, base, chips, val, cfg.base_steps, cfg.lr_base, cfg.patch, None, (1.0, 0.0), 0
-    )
-    base_net = base.module if hasattr(base, "module") else base
-    _barrier()
-    _load_ckpt(out / "base" / "best", base_net, None)
+    cfg.degrade()  # a wrong spec fails before any work
+    if cfg.init:
+        base_net, init_name = init_module(cfg.init, cfg.scale, cfg.device, cfg.init_args or {})
+        summary["base"] = {"init": cfg.init, "init_args": cfg.init_args or {}, "name": init_name, "steps": 0}
+        prefix = f"{init_name}-ft"
+    else:
+        base = make(SRResNet(cfg.scale, cfg.channels, cfg.blocks))
+        summary["base"] = _run_phase(
+            "base", cfg, base, chips, val, cfg.base_steps, cfg.lr_base, cfg.patch, None, (1.0, 0.0), 0
+        )
+        base_net = base.module if hasattr(base, "module") else base
+        _barrier()
+        _load_ckpt(out / "base" / "best", base_net, None)
+        prefix = "srresnet"
     fr_kwargs = {"weights": cfg.train_fr_weights} if cfg.train_fr_weights else {}
     fr = FRLoss(load_embedder(cfg.train_fr, **fr_kwargs).to(cfg.device), bn_mode=cfg.fr_bn_mode)  # type: ignore[arg-type]
     weights = _balance_weights(cfg, base_net, chips, fr)
@@ -363,7 +396,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                                "fr_bn_mode": cfg.fr_bn_mode}  # fmt: skip
     start = cfg.base_steps  # fine-tuning batches follow the base batches in the (seed, step) stream
     for branch, use_fr in (("vanilla", False), ("fr", True)):
-        model = SRResNet(cfg.scale, cfg.channels, cfg.blocks)
+        model = copy.deepcopy(base_net)
         model.load_state_dict(base_net.state_dict())
         model = make(model)
         branch_fr, branch_w = (fr, weights) if use_fr else (None, (weights[0], 0.0))
@@ -374,13 +407,39 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         _barrier()
         _load_ckpt(out / branch / "best", net, None)
         if rank == 0:
+            name = f"{prefix}-{branch}" if cfg.init else ""
             summary[branch]["export"] = _export(
-                net, out / f"srresnet-{branch}-x{cfg.scale}.safetensors", val, cfg, branch
+                net, out / f"{prefix}-{branch}-x{cfg.scale}.safetensors", val, cfg, branch, name
             )
     if rank == 0:
         atomic_write_text(out / "summary.json", json.dumps(summary, indent=1))
     _barrier()
     return summary
+
+
+def init_module(spec: str, scale: int, device: str, args: dict[str, Any]) -> tuple[nn.Module, str]:
+    """The trainable torch module behind a ``--model`` spec, and its name: the model as evaluated
+    (pre- and post-processing included), every parameter set to require gradients."""
+    from .errors import ModelError
+    from .registry import resolve_models
+
+    refs = resolve_models(spec)
+    if len(refs) != 1:
+        raise ModelError(f"--init {spec!r} names {len(refs)} models; name one")
+    ref = refs[0].with_args(dict(args)) if args else refs[0]
+    sr = ref.load(scale, device)
+    module = None
+    for cand in (sr, getattr(sr, "module", None), getattr(sr, "model", None)):
+        if isinstance(cand, nn.Module):
+            module = cand
+            break
+    if module is None or not any(True for _ in module.parameters()):
+        raise ModelError(f"--init {spec!r}: {type(sr).__name__} holds no torch module with parameters to fine-tune")
+    if getattr(sr, "native", scale) != scale:
+        raise ModelError(f"--init {spec!r}: a restoration model (scale 1) cannot be fine-tuned as an x{scale} SR model")
+    for p in module.parameters():
+        p.requires_grad_(True)
+    return module.to(device), sr.info.name
 
 
 def _barrier() -> None:
@@ -392,11 +451,11 @@ def _barrier() -> None:
 def _balance_weights(cfg: TrainConfig, model: nn.Module, chips: torch.Tensor, fr: FRLoss) -> tuple[float, float]:
     """w_mse, w_fr such that each term is 0.5 at the start of fine-tuning (first 4 batches)."""
     model.eval()
-    degrade = Degradation(cfg.scale)
+    degrade = cfg.degrade()
     mses, frs = [], []
     for k in range(4):
         hr = _batch(chips, cfg, cfg.base_steps + k, 0, whole=True)
-        sr = model(degrade(hr)).clamp(0, 1)
+        sr = model(degrade(hr, _keys("batch", cfg.base_steps + k, len(hr)))).clamp(0, 1)
         mses.append(F.mse_loss(sr, hr).item())
         frs.append(fr(sr, hr).mean().item())
     model.train()
@@ -404,7 +463,9 @@ def _balance_weights(cfg: TrainConfig, model: nn.Module, chips: torch.Tensor, fr
 
 
 @torch.no_grad()
-def _export(net: nn.Module, path: Path, val: torch.Tensor, cfg: TrainConfig, branch: str = "") -> dict[str, Any]:
+def _export(
+    net: nn.Module, path: Path, val: torch.Tensor, cfg: TrainConfig, branch: str = "", name: str = ""
+) -> dict[str, Any]:
     """Save weights as fp16 when that changes validation PSNR by < 0.01 dB, else fp32."""
     from safetensors.torch import save
 
@@ -412,16 +473,18 @@ def _export(net: nn.Module, path: Path, val: torch.Tensor, cfg: TrainConfig, bra
 
     net.eval()
     hr = val.float() / 255.0
-    lr = Degradation(cfg.scale)(hr)
+    lr = cfg.degrade()(hr, _keys("val", 0, len(hr)))
     ref = psnr_y(net(lr).clamp(0, 1), hr, cfg.scale).mean().item()
     state = net.state_dict()
     half = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
-    net16 = type(net)(cfg.scale, cfg.channels, cfg.blocks)
+    net16 = copy.deepcopy(net)
     net16.load_state_dict({k: v.float() for k, v in half.items()})
     net16.eval()
     drift = abs(psnr_y(net16(lr).clamp(0, 1), hr, cfg.scale).mean().item() - ref)
     chosen = half if drift < 0.01 else state
     info = {"scale": cfg.scale, "branch": branch, "trained_against_fr": cfg.train_fr if branch == "fr" else None}
+    if cfg.init:
+        info |= {"name": name, "init": cfg.init, "degradation": cfg.degrade().label}
     # one metadata key: safetensors writes several in hash order, and the file must be byte-stable
     meta = {"srfacebench": json.dumps(info, sort_keys=True)}
     atomic_write_bytes(path, save({k: v.contiguous() for k, v in chosen.items()}, metadata=meta))

@@ -321,16 +321,54 @@ def file_model(
     return _Resolver(model)
 
 
-def loader(name: str) -> Any:
-    """A ``(scale, device, root=None, noise=0)`` loader for ``zoo:<name>``."""
+def with_weights(module: nn.Module, path: Path, base: str) -> nn.Module:
+    """``module`` (a zoo model) with the fine-tuned weights of ``path`` (a safetensors file written
+    by ``srfacebench train --init``); its ModelInfo names the file and its SHA-256."""
+    from dataclasses import replace
 
-    def load(scale: int, device: str = "cpu", root: str = "", noise: int = 0) -> _Resolver:
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise ModelError(f"zoo:{base}: weights file {path} not found")
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = json.loads((f.metadata() or {}).get("srfacebench", "{}"))
+        state = load_file(str(path))
+    except Exception as e:
+        raise ModelError(f"zoo:{base}: {path} is not a safetensors weights file ({type(e).__name__}: {e})") from None
+    if meta.get("init") not in (None, f"zoo:{base}"):
+        raise ModelError(f"zoo:{base}: {path} was fine-tuned from {meta['init']}, not from zoo:{base}")
+    try:
+        module.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
+    except RuntimeError as e:
+        raise ModelError(f"zoo:{base}: {path} does not fit this model: {str(e).splitlines()[0]}") from None
+    info: ModelInfo = module.info  # type: ignore[assignment]
+    sha = _sha256([path])
+    module.info = replace(  # type: ignore[assignment]
+        info,
+        name=str(meta.get("name") or f"{base}-{path.stem}"),
+        weights_sha256=sha,
+        version=f"{info.version}; fine-tuned from zoo:{base}",
+        provenance=(*info.provenance, f"fine-tuned weights {path.name} sha256 {sha}"),
+        trained_against_fr=meta.get("trained_against_fr"),
+    )
+    return module
+
+
+def loader(name: str) -> Any:
+    """A ``(scale, device, root=None, noise=0, weights="")`` loader for ``zoo:<name>``."""
+
+    def load(scale: int, device: str = "cpu", root: str = "", noise: int = 0, weights: str = "") -> _Resolver:
         entry = CATALOGUE[name]
         if scale != entry.scale:
             raise ModelError(f"zoo:{name} up-scales by {entry.scale}, not by the run's scale {scale}")
         if entry.family != "srmd" and noise:
             raise ModelError(f"zoo:{name} takes no noise level (only the srmd-x* models do)")
-        return _Resolver(load_entry(name, device, root or None, noise))
+        module = load_entry(name, device, root or None, noise)
+        if weights:
+            module = with_weights(module, Path(weights).expanduser(), name).to(torch.device(device)).eval()
+        return _Resolver(module)
 
     load.__qualname__ = f"zoo:{name}"
     return load

@@ -97,3 +97,26 @@ def test_span_and_srmdnf_beat_bicubic_on_real_lfw_faces(data_root, session_cache
         assert means.loc[name, "psnr_y"] > means.loc["bicubic", "psnr_y"] + 1.0
         assert means.loc[name, "ssim_y"] > means.loc["bicubic", "ssim_y"]
         assert means.loc[name, "fr_loss"] < means.loc["bicubic", "fr_loss"]
+
+
+def test_a_zoo_model_fine_tuned_by_train_init_loads_back_by_name(celeba_tree, tmp_path):
+    """``train --init zoo:span-x2-ch48`` (2 steps on tiny synthetic faces), then ``--model
+    zoo:span-x2-ch48 --model-args weights=FILE``: named after its branch, other outputs, same shape."""
+    from srfacebench.registry import resolve_models
+    from srfacebench.train import TrainConfig, train
+
+    _load("span-x2-ch48")
+    cfg = TrainConfig(data_root=str(celeba_tree), out=str(tmp_path / "ft"), scale=2, finetune_steps=2, batch_size=2,
+                      val_identities=1, val_images=2, checkpoint_every=2, cache_dir=str(tmp_path / "cache"),
+                      init="zoo:span-x2-ch48")  # fmt: skip
+    train(cfg)
+    path = tmp_path / "ft" / "span-x2-ch48-ft-fr-x2.safetensors"
+    (ref,) = resolve_models("zoo:span-x2-ch48")
+    tuned = ref.with_args({"weights": str(path)}).load(2)
+    base = ref.load(2)
+    assert tuned.info.name == "span-x2-ch48-ft-fr" and tuned.info.trained_against_fr == "dlib-resnet29"
+    assert tuned.info.weights_sha256 != base.info.weights_sha256
+    lr = torch.rand(1, 3, 12, 12)
+    assert tuned(lr).shape == base(lr).shape and not torch.equal(tuned(lr), base(lr))
+    with pytest.raises(ModelError, match="fine-tuned from zoo:span-x2-ch48, not from zoo:span-x2-ch52"):
+        resolve_models("zoo:span-x2-ch52")[0].with_args({"weights": str(path)}).load(2)

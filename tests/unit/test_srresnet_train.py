@@ -137,3 +137,42 @@ def test_batch_gather_equals_slicing_each_patch():
     ox = r.integers(0, 40 - 16 + 1, 5) // 4 * 4
     ref = torch.stack([chips[idx[k], :, oy[k] : oy[k] + 16, ox[k] : ox[k] + 16] for k in range(5)]).float() / 255
     torch.testing.assert_close(got, ref, rtol=0, atol=0)
+
+
+def test_init_fine_tunes_a_loaded_model_without_phase_one(celeba_tree, tmp_path):
+    """``train --init``: any torch model the library loads (here an ncnn graph read from files) is the
+    base of both branches; no base phase; both exports load back into the same architecture."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_zoo_readers import _write_ncnn
+
+    from srfacebench.train import init_module
+
+    files = tmp_path / "ncnn"
+    files.mkdir()
+    param, bin_, _ = _write_ncnn(files)
+    args = {"param": str(param), "bin": str(bin_), "name": "tiny"}
+    out = tmp_path / "ft"
+    cfg = _cfg(
+        celeba_tree, out, tmp_path / "cache", init="ncnn", init_args=args, degradation="blur:sigma=0.5+bicubic:2"
+    )
+    summary = train(cfg)
+    assert summary["base"] == {"init": "ncnn", "init_args": args, "name": "tiny", "steps": 0}
+    assert not (out / "base").exists()  # phase 1 skipped
+    base, _ = init_module("ncnn", 2, "cpu", args)
+    before = {k: v.clone() for k, v in base.state_dict().items()}
+    for branch in ("vanilla", "fr"):
+        state = load_file(str(out / f"tiny-ft-{branch}-x2.safetensors"))
+        assert set(state) == set(before)
+        moved = max((state[k].float() - before[k]).abs().max().item() for k in state)
+        assert moved > 0  # it was trained
+        assert (out / branch / "losses.csv").read_text().count("\n") == 3
+    w = summary["loss_weights"]
+    assert w["w_mse"] > 0 and w["w_fr"] > 0
+
+
+def test_a_degradation_of_another_scale_is_refused_before_any_work(celeba_tree, tmp_path):
+    with pytest.raises(ValueError, match="down-scales by 4, but the training scale is 2"):
+        train(_cfg(celeba_tree, tmp_path / "o", tmp_path / "cache", degradation="bicubic:4"))
+    assert not (tmp_path / "o" / "base").exists()
