@@ -105,7 +105,9 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--bootstrap", type=int, default=1000, help="resamples (default: %(default)s)")
     rep.add_argument("--seed", type=int, default=0)
 
-    tr = sub.add_parser("train", help="train SRResNet: MSE base, then vanilla and FR-loss fine-tuning")
+    tr = sub.add_parser(
+        "train", help="train SRResNet (MSE base) or take --init MODEL, then vanilla and FR-loss fine-tuning"
+    )
     tr.add_argument("--data-root", required=True, help="folder holding celeba/ (the CelebA train split is used)")
     tr.add_argument("--out", required=True, help="training folder (checkpoints, logs, exported weights)")
     tr.add_argument("--scale", type=int, default=4)

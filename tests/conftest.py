@@ -1,4 +1,7 @@
-"""Shared fixtures. Real data: $SRFACEBENCH_DATA, else ../shared/data beside the repository."""
+"""Shared fixtures. Real data: $SRFACEBENCH_DATA, else ../shared/data beside the repository.
+
+Without the data the integration tests skip (a user's `pytest` runs the unit tier), except when
+``SRFACEBENCH_REQUIRE_DATA=1`` (the README's test command, hence CI, sets it): then they fail."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import pytest
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+# the second: where this project's CI machines keep the data when the clone is not beside it
 _CANDIDATES = [REPO.parent / "shared" / "data", Path("/work/shared/data")]
 
 
@@ -27,10 +31,13 @@ def find_data_root() -> Path | None:
 def data_root() -> Path:
     root = find_data_root()
     if root is None or not (root / "lfw" / "pairs.txt").is_file():
-        pytest.fail(
+        why = (
             "integration tests need the real data: set SRFACEBENCH_DATA or place it at "
             f"{_CANDIDATES[0]} (looked in {[str(c) for c in _CANDIDATES]})"
         )
+        if os.environ.get("SRFACEBENCH_REQUIRE_DATA") == "1":
+            pytest.fail(why)
+        pytest.skip(why)
     return root
 
 
