@@ -112,6 +112,11 @@ class RunConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}")
+        for name in ("progress", "report", "lenient"):  # "false" in a TOML is text, and text is truthy
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(
+                    f"{name} must be true or false (a TOML boolean, unquoted), got {getattr(self, name)!r}"
+                )
         if not isinstance(self.workers, int) or self.workers < 0:
             raise ConfigError(f"workers must be an integer >= 0, got {self.workers!r}")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):

@@ -116,10 +116,16 @@ def _convert(value: Any, annotation: Any, default: Any, where: str) -> Any:
     if not isinstance(value, str):
         return value
     ann = annotation if annotation is not inspect.Parameter.empty else None
-    text = str(ann) if ann is not None else ""
+    text = getattr(ann, "__name__", None) if isinstance(ann, type) else (str(ann) if ann is not None else "")
+    # "bool | None", "Optional[bool]", "typing.Optional[bool]", "None | bool" all mean bool here
+    text = (text or "").replace("typing.", "")
+    if text.startswith("Optional[") and text.endswith("]"):
+        text = text[len("Optional[") : -1]
+    parts = [t.strip() for t in text.split("|") if t.strip() not in ("None", "NoneType")]
+    text = parts[0] if len(parts) == 1 else text
     target: Any = None
-    for typ, names in ((bool, ("bool",)), (int, ("int",)), (float, ("float",))):
-        if ann is typ or any(text == n or text.startswith(n + " ") for n in names):
+    for typ in (bool, int, float):
+        if ann is typ or text == typ.__name__:
             target = typ
             break
     if target is None and ann is None and default is not inspect.Parameter.empty and default is not None:
@@ -311,7 +317,8 @@ def available_embedders() -> list[str]:
 
 
 def load_embedder(name: str, **kwargs: Any) -> Any:
-    """Instantiate a FaceEmbedder by registered name (built-in or entry point)."""
+    """Instantiate a FaceEmbedder by registered name (built-in or entry point); text arguments
+    (``--fr-args``) are typed by the constructor's signature, strictly (``flip=ture`` is an error)."""
     if name in _BUILTIN_EMBEDDERS:
         modname, _, attr = _BUILTIN_EMBEDDERS[name].partition(":")
         cls = getattr(importlib.import_module(modname), attr)
@@ -320,4 +327,22 @@ def load_embedder(name: str, **kwargs: Any) -> Any:
         if name not in eps:
             raise _unknown("embedder", name, available_embedders(), "")
         cls = eps[name].load()
+    if kwargs:
+        try:
+            sig = inspect.signature(cls)
+        except (TypeError, ValueError):
+            sig = None
+        if sig is not None:
+            named = {p.name: p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+            if not any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
+                unknown = [k for k in kwargs if k not in named]
+                if unknown:
+                    raise ModelError(
+                        f"FR network {name!r}: unknown argument(s) {unknown}; it accepts: {', '.join(named)}"
+                    )
+            kwargs = {
+                k: _convert(v, named[k].annotation, named[k].default, f"FR network {name!r} argument {k}")
+                if k in named else v
+                for k, v in kwargs.items()
+            }  # fmt: skip
     return cls(**kwargs)

@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import torch
 import torch.nn.functional as F
-from test_faults import run, value
+from test_faults import run, tiny, value  # noqa: F401  (tiny: a fixture)
 
 from srfacebench import ModelInfo
 
