@@ -70,10 +70,13 @@ def png_bytes(image: np.ndarray) -> bytes:
 
 
 class RunLock:
-    """An exclusive lock on a run folder: ``OUT/.srfacebench.lock`` holding the owner's pid.
+    """An exclusive lock on a run folder: a kernel lock (``flock``) on ``OUT/.srfacebench.lock``,
+    which holds the owner's pid for the error message.
 
-    A second run into a busy folder is refused with the holder's pid; a lock whose process is
-    gone (a killed run) is taken over.
+    A second run into a busy folder is refused with the holder's pid. The kernel releases the lock
+    when its process ends however it ends (kill -9 included), so there is no stale lock to take
+    over, and no window in which two processes both believe they hold it (the old pid-file
+    protocol had one: two takers of a stale lock could both succeed). The file itself stays.
     """
 
     NAME = ".srfacebench.lock"
@@ -81,43 +84,36 @@ class RunLock:
     def __init__(self, folder: str | Path) -> None:
         self.path = Path(folder) / self.NAME
         self.held = False
-
-    def _alive(self, pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
+        self._fd: int | None = None
 
     def acquire(self) -> None:
+        import fcntl
+
         from .errors import SrfacebenchError
 
-        for _ in range(3):
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                try:
-                    pid = int(self.path.read_text().strip() or 0)
-                except (OSError, ValueError):
-                    pid = 0
-                if pid and pid != os.getpid() and self._alive(pid):
-                    raise SrfacebenchError(
-                        f"{self.path.parent}: another srfacebench run (pid {pid}) is writing into this folder"
-                    ) from None
-                self.path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            with os.fdopen(fd, "w") as f:
-                f.write(str(os.getpid()))
-            self.held = True
-            return
-        raise SrfacebenchError(f"{self.path}: could not take the run lock")
+                pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            finally:
+                os.close(fd)
+            raise SrfacebenchError(
+                f"{self.path.parent}: another srfacebench run (pid {pid}) is writing into this folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._fd, self.held = fd, True
 
     def release(self) -> None:
-        if self.held:
-            self.path.unlink(missing_ok=True)
-            self.held = False
+        if self.held and self._fd is not None:
+            import fcntl
+
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd, self.held = None, False
 
     def __enter__(self) -> RunLock:
         self.acquire()

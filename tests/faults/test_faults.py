@@ -416,14 +416,25 @@ def test_disk_errors_are_one_line_with_the_path(tiny, tmp_path, capsys, monkeypa
 
 
 def test_a_busy_run_folder_is_refused_and_a_stale_lock_taken_over(tiny, tmp_path, capsys):
+    import subprocess
+
     out = tmp_path / "o"
     out.mkdir()
-    (out / RunLock.NAME).write_text(str(os.getppid()))  # a live process holds it
-    assert cli(tiny, tmp_path, "--out", str(out)) == 2
-    assert f"another srfacebench run (pid {os.getppid()})" in capsys.readouterr().err
-    (out / RunLock.NAME).write_text("999999999")  # no such process: stale
+    holder = subprocess.Popen(  # a live process holds the lock
+        [sys.executable, "-c", "import sys, time; from srfacebench.io import RunLock; l = RunLock(sys.argv[1]); "
+         "l.acquire(); print('held', flush=True); time.sleep(60)", str(out)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert cli(tiny, tmp_path, "--out", str(out)) == 2
+        assert f"another srfacebench run (pid {holder.pid})" in capsys.readouterr().err
+    finally:
+        holder.kill()  # kill -9: the kernel releases its lock
+        holder.wait()
+    assert (out / RunLock.NAME).read_text() == str(holder.pid)  # what a killed run leaves
     assert cli(tiny, tmp_path, "--out", str(out)) == 0
-    assert not (out / RunLock.NAME).exists()
+    assert (out / RunLock.NAME).read_text() == ""  # released
 
 
 def test_faceless_images_can_be_excluded_with_their_pairs(tmp_path):
