@@ -65,6 +65,7 @@ def _read_two_columns(path: Path) -> list[tuple[str, str]]:
     if not path.is_file():
         raise DataError(f"{path}: list file not found")
     rows = []
+    seen: dict[str, tuple[int, str]] = {}
     with path.open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -72,6 +73,11 @@ def _read_two_columns(path: Path) -> list[tuple[str, str]]:
             parts = line.split()
             if len(parts) != 2:
                 raise DataError(f"{path}:{lineno}: expected 'image value', found {line.rstrip()!r}")
+            if parts[0] in seen:  # a repeated image would be counted twice (or under two identities)
+                first, value = seen[parts[0]]
+                what = "again" if value == parts[1] else f"with {parts[1]!r}, line {first} says {value!r}"
+                raise DataError(f"{path}:{lineno}: image {parts[0]} is listed {what} (first on line {first})")
+            seen[parts[0]] = (lineno, parts[1])
             rows.append((parts[0], parts[1]))
     return rows
 

@@ -65,6 +65,7 @@ def parse_pairs_file(path: str | Path) -> tuple[list[tuple[str, int, str, int, b
             f"{path}: header says {folds} folds × 2 × {n} pairs = {expected} lines, the file has {len(body)}"
         )
     out = []
+    seen: dict[tuple[tuple[str, int], tuple[str, int]], int] = {}
     for k, line in enumerate(body):
         lineno = k + 2
         where = f"{path}:{lineno}"
@@ -85,6 +86,15 @@ def parse_pairs_file(path: str | Path) -> tuple[list[tuple[str, int, str, int, b
                 raise DataError(f"{where}: expected a mismatched pair 'name1 i name2 j', found {line!r}")
             n1, i, n2, j = parts
             out.append((n1, _positive_int(i, where, line), n2, _positive_int(j, where, line), False, fold))
+        a, b = out[-1][:2], out[-1][2:4]
+        if a == b:
+            raise DataError(f"{where}: pairs an image with itself ({a[0]} {a[1]}): its distance is 0 by construction")
+        if not out[-1][4] and a[0] == b[0]:
+            raise DataError(f"{where}: a mismatched pair of one person ({a[0]}): labelled 'different' but the same")
+        key = (min(a, b), max(a, b))
+        if key in seen:
+            raise DataError(f"{where}: the same pair as line {seen[key]} ({a[0]} {a[1]}, {b[0]} {b[1]}): counted twice")
+        seen[key] = lineno
     return out, folds, n
 
 
