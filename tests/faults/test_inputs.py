@@ -39,7 +39,10 @@ def test_meaningless_pairs_are_refused_with_their_line(tmp_path, line, lineno, m
         parse_pairs_file(_pairs(tmp_path, lines))
 
 
-@pytest.mark.parametrize(("extra", "message"), [("000001.jpg 1", "listed again"), ("000001.jpg 2", "listed with '2', line 1 says '1'")])
+REPEATS = [("000001.jpg 1", "listed again"), ("000001.jpg 2", "listed with '2', line 1 says '1'")]
+
+
+@pytest.mark.parametrize(("extra", "message"), REPEATS)
 def test_a_repeated_image_in_an_identity_list_is_refused(tmp_path, extra, message):
     root = tmp_path / "celeba"
     (root / "img").mkdir(parents=True)
