@@ -11,7 +11,6 @@ and the predictor file.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -25,9 +24,11 @@ PREDICTOR = "shape_predictor_68_face_landmarks.dat"
 
 
 def _predictor_path() -> Path:
-    import face_recognition_models
+    """dlib's landmark predictor from face_recognition_models, located without importing the
+    package (its ``__init__`` needs ``pkg_resources``, which current setuptools no longer has)."""
+    from ..embedders.dlib_resnet import find_dlib_model_file
 
-    return Path(os.path.dirname(face_recognition_models.__file__)) / "models" / PREDICTOR
+    return find_dlib_model_file(PREDICTOR)
 
 
 def chip_landmarks(chip_root: Path, names: list[str], size: int, padding: float) -> np.ndarray:

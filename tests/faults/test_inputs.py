@@ -55,3 +55,15 @@ def test_a_repeated_image_in_an_identity_list_is_refused(tmp_path, extra, messag
     (root / "list_eval_partition.txt").write_text("\n".join(f"{n} 0" for n in names) + "\n")
     with pytest.raises(DataError, match=rf"identity_CelebA\.txt:5: image 000001\.jpg is {message}"):
         load_celeba(root, split="train", min_images=1)
+
+
+def test_landmarks_need_no_pkg_resources(monkeypatch):
+    """Current setuptools has no pkg_resources, which face_recognition_models' __init__ imports:
+    the predictor file is located without importing that package."""
+    import sys
+
+    from srfacebench.data.landmarks import _predictor_path
+
+    monkeypatch.setitem(sys.modules, "pkg_resources", None)  # import pkg_resources -> ImportError
+    monkeypatch.delitem(sys.modules, "face_recognition_models", raising=False)
+    assert _predictor_path().is_file()
