@@ -58,12 +58,20 @@ def test_a_repeated_image_in_an_identity_list_is_refused(tmp_path, extra, messag
 
 
 def test_landmarks_need_no_pkg_resources(monkeypatch):
-    """Current setuptools has no pkg_resources, which face_recognition_models' __init__ imports:
-    the predictor file is located without importing that package."""
+    """The original face_recognition_models' __init__ imports pkg_resources, which current setuptools
+    lacks: importing that package fails. The predictor file is located without importing it."""
+    import builtins
     import sys
 
     from srfacebench.data.landmarks import _predictor_path
 
-    monkeypatch.setitem(sys.modules, "pkg_resources", None)  # import pkg_resources -> ImportError
+    real_import = builtins.__import__
+
+    def no_frm(name, *args, **kwargs):
+        if name.split(".")[0] == "face_recognition_models":
+            raise ModuleNotFoundError("No module named 'pkg_resources'")
+        return real_import(name, *args, **kwargs)
+
     monkeypatch.delitem(sys.modules, "face_recognition_models", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_frm)
     assert _predictor_path().is_file()
