@@ -204,6 +204,8 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
         if rows[fname]:
             atomic_write_text(out / fname, csv_text(header, rows[fname]))
             written.append(fname)
+        else:  # a reused folder must not show an earlier run's per-item file beside this run's results
+            (out / fname).unlink(missing_ok=True)
     timings["total"] = time.perf_counter() - t_start
     for pool_name, a in align_counts.items():
         if a["fallback_in_pool"]:

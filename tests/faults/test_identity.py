@@ -117,3 +117,12 @@ def test_a_cache_made_before_fingerprints_is_recomputed_not_trusted(tiny, tmp_pa
     again = run(tiny, tmp_path / "o", [Gain(1.0)])
     assert value(again, "gain") == value(first, "gain")
     assert "no behavioural fingerprint" in _notes(again)
+
+
+def test_a_reused_run_folder_never_shows_another_runs_per_item_files(tiny, tmp_path):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "probes.csv").write_text("protocol,model\nold-identification-run,x\n")  # left by an earlier run
+    run(tiny, out, [])  # a verification-only run
+    assert (out / "pairs.csv").is_file()
+    assert not (out / "probes.csv").exists()
