@@ -135,26 +135,46 @@ def _cross_fr(runs: RunSet, lb: Leaderboard) -> list[dict[str, Any]]:
     return out
 
 
+_QUALITY = ("psnr_y", "ssim_y")
+
+
 def _summary(runs: RunSet, lb: Leaderboard) -> list[str]:
-    """The findings in words: which models beat bicubic beyond chance (Holm-corrected), per model."""
+    """The findings in words, identity first: per model, the paired tests against bicubic (Holm-
+    corrected, α = 0.05) on identity metrics, then on image quality; then whether PSNR ranked the
+    models as identity did (Kendall τ)."""
     lines = []
     comps = lb.comparisons[lb.comparisons.model_b == "bicubic"]
     for model, g in comps.groupby("model_a", sort=False):
-        better, worse = [], []
-        for c in g.itertuples():
-            if not (c.p_holm < 0.05) or c.diff == 0 or math.isnan(c.diff):
+        parts = []
+        for title, rows in (("identity", g[~g.metric.isin(_QUALITY)]), ("image quality", g[g.metric.isin(_QUALITY)])):
+            if rows.empty:
                 continue
-            hib = runs.higher_is_better(c.protocol, c.metric)
-            where = f"{c.protocol}/{c.metric} ({c.degradation}, {c.embedder}: {c.diff:+.4g})"
-            (better if (c.diff > 0) == hib else worse).append(where)
-        n = len(g)
-        text = f"{model}: of {n} paired tests against bicubic (Holm-corrected, α = 0.05), "
-        text += f"better on {len(better)}" + (f" — {'; '.join(better)}" if better else "")
-        text += f", worse on {len(worse)}" + (f" — {'; '.join(worse)}" if worse else "")
-        text += f", no significant difference on {n - len(better) - len(worse)}."
-        lines.append(text)
+            better, worse = [], []
+            for c in rows.itertuples():
+                if not (c.p_holm < 0.05) or c.diff == 0 or math.isnan(c.diff):
+                    continue
+                hib = runs.higher_is_better(c.protocol, c.metric)
+                where = f"{c.metric} {c.diff:+.3g} ({c.protocol}, {c.degradation}, {c.embedder})"
+                (better if (c.diff > 0) == hib else worse).append(where)
+            text = f"{title}: better on {len(better)} of {len(rows)}, worse on {len(worse)}"
+            if better or worse:
+                text += " — " + "; ".join(
+                    [f"better: {', '.join(better)}"] * bool(better) + [f"worse: {', '.join(worse)}"] * bool(worse)
+                )
+            parts.append(text)
+        lines.append(f"{model} vs bicubic (paired tests, Holm-corrected, α = 0.05). " + ". ".join(parts) + ".")
     if not lines:
         lines.append("Only the HR and bicubic baselines were scored: no model to compare with bicubic.")
+    corr = lb.correlations
+    if not corr.empty:
+        psnr = corr[(corr.quality == "psnr_y") & corr.tau.notna()]
+        for c in psnr.itertuples():
+            agree = "the same order as" if c.tau == 1 else "the reverse order of" if c.tau == -1 else "an order like"
+            lines.append(
+                f"Does PSNR predict identity? {c.protocol}, {c.degradation}, {c.embedder}: PSNR-Y ranks the "
+                f"{c.n_models} models in {agree} {c.identity} (Kendall τ = {c.tau:+.2f}, 95% interval "
+                f"[{c.ci_low:+.2f}, {c.ci_high:+.2f}])."
+            )
     return lines
 
 

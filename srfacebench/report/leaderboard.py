@@ -81,8 +81,10 @@ def _replicates(runs: RunSet, protocol: str, n_boot: int, seed: int) -> dict[Key
 def holm(p_values: list[float]) -> list[float]:
     """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1).
 
-    >>> holm([0.01, 0.04, 0.03])
+    >>> [round(p, 12) for p in holm([0.01, 0.04, 0.03])]
     [0.03, 0.06, 0.06]
+    >>> holm([1e-20, 0.5])[0]  # tiny p-values stay tiny (no rounding to 0)
+    2e-20
     """
     m = len(p_values)
     order = sorted(range(m), key=lambda i: p_values[i])
@@ -90,7 +92,7 @@ def holm(p_values: list[float]) -> list[float]:
     running = 0.0
     for rank, i in enumerate(order):
         running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adj[i] = round(running, 12)
+        adj[i] = running
     return adj
 
 
@@ -101,6 +103,7 @@ def _comparisons(runs: RunSet, protocol: str, reps: dict) -> list[dict]:
     probes = _variant_frames(runs.probes, runs, protocol)
     images = _variant_frames(runs.images, runs, protocol)
     values = {(r.model, r.degradation, r.embedder, r.metric): float(r.value) for r in res.itertuples()}
+    image_tests: set[tuple[str, str, str, str]] = set()
 
     for (emb, deg), g in res[res.model != HR].groupby(["embedder", "degradation"], sort=False):
         scale = int(g.scale.iloc[0])
@@ -127,6 +130,10 @@ def _comparisons(runs: RunSet, protocol: str, reps: dict) -> list[dict]:
                 add("rank1", mcnemar_p(ra, rb), "McNemar exact")
             if ka in images and kb in images:
                 for metric in INTRINSIC:
+                    if metric != "fr_loss":  # PSNR/SSIM do not depend on the FR network: one test, not one per network
+                        if (deg, a, b, metric) in image_tests:
+                            continue
+                        image_tests.add((deg, a, b, metric))
                     xa, xb = images[ka][metric].to_numpy(float), images[kb][metric].to_numpy(float)
                     add(metric, wilcoxon_p(xa, xb), "Wilcoxon signed-rank")
     return rows
