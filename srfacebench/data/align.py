@@ -18,6 +18,8 @@ Face finding, in order:
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import os
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -36,6 +38,14 @@ __all__ = ["FALLBACK_BOX", "AlignResult", "Aligner", "align_files", "align_folde
 FALLBACK_BOX = (0.268, 0.32, 0.70, 0.748)  # left, top, right, bottom as fractions of W, H
 LOG_NAME = "align_log.csv"
 LOG_FIELDS = ["path", "status", "faces_found", "action", "source"]
+# One marker file per fallback chip, written atomically by the worker *before* the chip itself: a
+# chip that exists always has its flag (kill -9 included), and runs sharing the chip folder each add
+# their own markers instead of rewriting one log from a stale copy. align_log.csv is a summary of them.
+MARKER_DIR = ".fallback"
+
+
+def _marker(dst_root: Path, key: str) -> Path:
+    return dst_root / MARKER_DIR / (hashlib.sha256(key.encode()).hexdigest()[:32] + ".json")
 
 
 @dataclass(frozen=True)
@@ -95,13 +105,20 @@ def _init_worker(size: int, padding: float) -> None:
     _WORKER = Aligner(size, padding)
 
 
-def _align_one(job: tuple[str, str]) -> AlignResult:
-    src, dst = job
+def _align_one(job: tuple[str, str, str, str]) -> AlignResult:
+    src, dst, key, marker = job
     assert _WORKER is not None
     img = read_rgb(src)
     chip, status, n = _WORKER.align(img)
+    res = AlignResult(src, status, n)
+    if status == "fallback":  # the flag first, then the chip
+        row = {"path": key, "status": status, "faces_found": str(n), "action": res.action, "source": src}
+        Path(marker).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(Path(marker), json.dumps(row))
+    else:
+        Path(marker).unlink(missing_ok=True)
     atomic_write_bytes(Path(dst), png_bytes(chip))
-    return AlignResult(src, status, n)
+    return res
 
 
 def chip_name(rel: str) -> str:
@@ -140,7 +157,7 @@ def align_files(
     counts = align_jobs(
         jobs, dst_root, size=size, padding=padding, workers=workers, progress=progress, log_key=keys.__getitem__
     )
-    log = _read_log(Path(dst_root) / LOG_NAME)
+    log = _all_fallbacks(Path(dst_root))
     counts["fallback_total"] = sum(1 for r in rel_paths if chip_name(r) in log or r in log)
     return counts
 
@@ -162,33 +179,41 @@ def align_jobs(
     """
     dst_root = Path(dst_root)
     dst_root.mkdir(parents=True, exist_ok=True)
-    log_path = dst_root / LOG_NAME
-    log = _read_log(log_path)
     seen: set[str] = set()
     todo = []
     for src, name in jobs:
         if name not in seen and not (dst_root / name).is_file():
-            todo.append((src, str(dst_root / name)))
+            key = log_key(name) if log_key is not None else name
+            todo.append((src, str(dst_root / name), key, str(_marker(dst_root, key))))
         seen.add(name)
     counts = {"already_aligned": len(seen) - len(todo), "detected": 0, "fallback": 0}
     if todo:
         workers = workers or max(1, min(len(todo) // 64 + 1, os.cpu_count() or 1))
         try:
-            for res, (_, dst) in zip(_run_jobs(todo, size, padding, workers, progress), todo, strict=True):
+            for res in _run_jobs(todo, size, padding, workers, progress):
                 counts[res.status] += 1
-                name = os.path.relpath(dst, dst_root)
-                key = log_key(name) if log_key is not None else name
-                if res.status == "fallback":
-                    log[key] = {"path": key, "status": res.status, "faces_found": "0", "action": res.action,
-                                "source": res.path}  # fmt: skip
-        finally:
-            _write_log(log_path, log)
+        finally:  # the human-readable summary, rebuilt from every marker (never from a stale copy)
+            _write_log(dst_root / LOG_NAME, _all_fallbacks(dst_root))
     return counts
 
 
+def _all_fallbacks(dst_root: Path) -> dict[str, dict[str, str]]:
+    """Every fallback flag of a chip folder: the per-chip markers, plus an older srfacebench's log."""
+    log = _read_log(dst_root / LOG_NAME)
+    folder = dst_root / MARKER_DIR
+    if folder.is_dir():
+        for f in sorted(folder.glob("*.json")):
+            try:
+                row = json.loads(f.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # a marker is written atomically; an unreadable one is not ours
+            log[row["path"]] = row
+    return log
+
+
 def fallback_chips(dst_root: str | Path) -> set[str]:
-    """Chip names aligned by the fallback (no face found), from ``dst_root``'s log."""
-    return set(_read_log(Path(dst_root) / LOG_NAME))
+    """Chip names (log keys) aligned by the fallback (no face found): ``dst_root``'s markers."""
+    return set(_all_fallbacks(Path(dst_root)))
 
 
 def _run_jobs(

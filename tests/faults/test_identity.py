@@ -126,3 +126,21 @@ def test_a_reused_run_folder_never_shows_another_runs_per_item_files(tiny, tmp_p
     run(tiny, out, [])  # a verification-only run
     assert (out / "pairs.csv").is_file()
     assert not (out / "probes.csv").exists()
+
+
+def test_fallback_flags_survive_a_kill_and_runs_sharing_the_chip_folder(tmp_path, monkeypatch):
+    """A chip's fallback flag is written (atomically, per chip) before the chip: a run killed before
+    its summary log, or two runs aligning into one folder, lose no flag."""
+    from PIL import Image
+    from test_faults import make_image
+
+    from srfacebench.data import align
+
+    src = tmp_path / "src"
+    (src / "p").mkdir(parents=True)
+    for k in range(3):
+        Image.fromarray(make_image(k)).save(src / "p" / f"p_{k}.jpg")  # no face: fallback
+    monkeypatch.setattr(align, "_write_log", lambda *a, **k: None)  # killed before the summary is written
+    align.align_files(src, ["p/p_0.jpg"], tmp_path / "chips", workers=1, progress=False)
+    align.align_files(src, ["p/p_1.jpg", "p/p_2.jpg"], tmp_path / "chips", workers=1, progress=False)  # another run
+    assert align.fallback_chips(tmp_path / "chips") == {"p/p_0.jpg", "p/p_1.jpg", "p/p_2.jpg"}
