@@ -177,7 +177,7 @@ def test_zoo_models_are_listed_and_resolved_with_did_you_mean():
     with pytest.raises(ModelError, match="Did you mean 'zoo:srmdnf-x4'"):
         resolve_models("zoo:srmdnf-4x")
     with pytest.raises(ModelError, match="unknown argument"):
-        ref.with_args({"weights": "x"})
+        ref.with_args({"gain": "x"})
 
 
 def test_a_zoo_model_at_the_wrong_scale_or_with_a_noise_it_lacks_is_refused():
