@@ -14,6 +14,18 @@ __all__ = ["main"]
 DEFAULT_EMBEDDER = "dlib-resnet29"
 
 
+class _ModelAppend(argparse.Action):
+    """``--model``, repeatable; the same spec again (two checkpoints of one architecture, each with
+    its own ``--model-args``) is kept apart as ``SPEC#2``, ``SPEC#3``..."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        models = list(getattr(namespace, self.dest, None) or [])
+        spec = str(values)
+        n = sum(1 for m in models if m == spec or m.rpartition("#")[0] == spec)
+        models.append(spec if n == 0 else f"{spec}#{n + 1}")
+        setattr(namespace, self.dest, models)
+
+
 class _ModelArgs(argparse.Action):
     """``--model-args`` belongs to the ``--model`` given just before it."""
 
@@ -68,8 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="evaluate models on protocols")
     run.add_argument("--config", default=None, help="a run config TOML (command-line options override it)")
     run.add_argument(
-        "--model", action="append", default=None,
-        help="model: a name, pkg.mod[:name] (also from the current folder), path/to/file.py[:name]; repeatable",
+        "--model", action=_ModelAppend, default=None,
+        help="model: a name, pkg.mod[:name] (also from the current folder), path/to/file.py[:name]; repeatable "
+        "(the same one again, with other --model-args, is SPEC#2)",
     )  # fmt: skip
     run.add_argument(
         "--model-args", action=_ModelArgs, default=None, metavar="K=V,...",

@@ -266,7 +266,12 @@ def _zoo_ref(spec: str) -> ModelRef:
 
 
 def resolve_models(spec: str) -> list[ModelRef]:
-    """Resolve one ``--model`` value into one or more models (a zoo gives several)."""
+    """Resolve one ``--model`` value into one or more models (a zoo gives several).
+
+    ``SPEC#N`` is SPEC again (the N-th time in a run, with its own arguments)."""
+    base, hash_, nth = spec.rpartition("#")
+    if hash_ and nth.isdigit() and base:
+        return [replace(r, spec=r.spec.replace(base, spec, 1)) for r in resolve_models(base)]
     if spec.startswith(ZOO_PREFIX):
         return [_zoo_ref(spec)]
     if spec in _ALIASES:

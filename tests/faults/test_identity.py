@@ -144,3 +144,33 @@ def test_fallback_flags_survive_a_kill_and_runs_sharing_the_chip_folder(tmp_path
     align.align_files(src, ["p/p_0.jpg"], tmp_path / "chips", workers=1, progress=False)
     align.align_files(src, ["p/p_1.jpg", "p/p_2.jpg"], tmp_path / "chips", workers=1, progress=False)  # another run
     assert align.fallback_chips(tmp_path / "chips") == {"p/p_0.jpg", "p/p_1.jpg", "p/p_2.jpg"}
+
+
+def test_two_checkpoints_of_one_adapter_compare_in_one_run(tiny, tmp_path):
+    """--model M --model-args a --model M --model-args b: two models (M and M#2), each with its own
+    arguments and numbers, instead of '--model-args given twice'."""
+    import json
+
+    from test_faults import cli
+
+    mod = tmp_path / "ckpt.py"
+    mod.write_text(
+        textwrap.dedent("""
+        import torch.nn.functional as F
+        from srfacebench import ModelInfo
+        class M:
+            def __init__(self, gain):
+                self.info = ModelInfo(name=f"ckpt-{gain}", weights_sha256="4" * 64)
+                self.gain = gain
+            def __call__(self, lr):
+                return (F.interpolate(lr, scale_factor=4, mode="bilinear") * self.gain).clamp(0, 1)
+        def load(scale, device="cpu", gain: float = 1.0):
+            return M(gain)
+        """)
+    )
+    out = tmp_path / "o"
+    args = ["--model", str(mod), "--model-args", "gain=1.0", "--model", str(mod), "--model-args", "gain=0.5"]
+    assert cli(tiny, tmp_path, "--out", str(out), *args) == 0
+    res = json.loads((out / "results.json").read_text())
+    psnr = {r["model"]: r["value"] for r in res["rows"] if r["metric"] == "psnr_y"}
+    assert set(psnr) == {"ckpt-1.0", "ckpt-0.5"} and psnr["ckpt-1.0"] != psnr["ckpt-0.5"]
