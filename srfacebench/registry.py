@@ -142,16 +142,17 @@ def _convert(value: Any, annotation: Any, default: Any, where: str) -> Any:
     return value
 
 
-def bind_args(func: Callable[..., Any], raw: dict[str, Any], what: str) -> dict[str, Any]:
-    """Check ``raw`` keyword arguments against ``func``'s signature (after ``scale, device``) and
-    type them; unknown keys are an error naming them and the accepted ones."""
+def bind_args(func: Callable[..., Any], raw: dict[str, Any], what: str, skip: int = 2) -> dict[str, Any]:
+    """Check ``raw`` keyword arguments against ``func``'s signature (after its first ``skip``
+    parameters: a model loader's ``scale, device``) and type them; unknown keys are an error naming
+    them and the accepted ones."""
     if not raw:
         return {}
     try:
         sig = inspect.signature(func)
     except (TypeError, ValueError):
         return dict(raw)
-    params = list(sig.parameters.values())[2:]  # after scale, device
+    params = list(sig.parameters.values())[skip:]
     named = {p.name: p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     var_kw = any(p.kind == p.VAR_KEYWORD for p in params)
     unknown = [k for k in raw if k not in named]
@@ -332,22 +333,5 @@ def load_embedder(name: str, **kwargs: Any) -> Any:
         if name not in eps:
             raise _unknown("embedder", name, available_embedders(), "")
         cls = eps[name].load()
-    if kwargs:
-        try:
-            sig = inspect.signature(cls)
-        except (TypeError, ValueError):
-            sig = None
-        if sig is not None:
-            named = {p.name: p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-            if not any(p.kind == p.VAR_KEYWORD for p in sig.parameters.values()):
-                unknown = [k for k in kwargs if k not in named]
-                if unknown:
-                    raise ModelError(
-                        f"FR network {name!r}: unknown argument(s) {unknown}; it accepts: {', '.join(named)}"
-                    )
-            kwargs = {
-                k: _convert(v, named[k].annotation, named[k].default, f"FR network {name!r} argument {k}")
-                if k in named else v
-                for k, v in kwargs.items()
-            }  # fmt: skip
+    kwargs = bind_args(cls, kwargs, f"FR network {name!r}", skip=0)
     return cls(**kwargs)
