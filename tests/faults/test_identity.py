@@ -30,6 +30,26 @@ def _notes(res):
     return " ".join(res.provenance["notes"])
 
 
+def _gain_module(path, name: str, load: str):
+    """A .py adapter: bilinear x4 times ``gain`` behind a fixed declaration (``name``, a constant
+    weights hash), with the given ``load`` function (which builds ``M(gain, name)``)."""
+    path.write_text(
+        textwrap.dedent("""
+        import torch.nn.functional as F
+        from pathlib import Path
+        from srfacebench import ModelInfo
+        class M:
+            def __init__(self, gain, name):
+                self.info = ModelInfo(name=name, weights_sha256="2" * 64)
+                self.gain = gain
+            def __call__(self, lr):
+                return (F.interpolate(lr, scale_factor=4, mode="bilinear") * self.gain).clamp(0, 1)
+        """)
+        + textwrap.dedent(load).replace("NAME", name)
+    )
+    return str(path)
+
+
 def test_behaviour_changed_behind_the_same_declaration_is_recomputed(tiny, tmp_path):
     fresh = value(run(tiny, tmp_path / "fresh", [Gain(0.5)]), "gain")
     run(tiny, tmp_path / "o", [Gain(1.0)])
@@ -41,22 +61,11 @@ def test_behaviour_changed_behind_the_same_declaration_is_recomputed(tiny, tmp_p
 
 
 def test_model_args_are_part_of_the_identity_and_a_resume_never_mixes(tiny, tmp_path):
-    mod = tmp_path / "gain_model.py"
-    mod.write_text(
-        textwrap.dedent("""
-        import torch.nn.functional as F
-        from srfacebench import ModelInfo
-        class M:
-            def __init__(self, gain):
-                self.info = ModelInfo(name="gm", weights_sha256="2" * 64)
-                self.gain = gain
-            def __call__(self, lr):
-                return (F.interpolate(lr, scale_factor=4, mode="bilinear") * self.gain).clamp(0, 1)
+    load = """
         def load(scale, device="cpu", gain: float = 1.0):
-            return M(gain)
-        """)
-    )
-    spec = str(mod)
+            return M(gain, "NAME")
+        """
+    spec = _gain_module(tmp_path / "gain_model.py", "gm", load)
     fresh = value(run(tiny, tmp_path / "fresh", [spec], model_kwargs={spec: {"gain": "0.5"}}), "gm")
     first = run(tiny, tmp_path / "o", [spec], model_kwargs={spec: {"gain": "1.0"}})
     second = run(tiny, tmp_path / "o", [spec], model_kwargs={spec: {"gain": "0.5"}})
@@ -66,23 +75,12 @@ def test_model_args_are_part_of_the_identity_and_a_resume_never_mixes(tiny, tmp_
 
 def test_a_weights_file_overwritten_in_place_is_another_identity(tiny, tmp_path):
     w = tmp_path / "w.txt"
-    mod = tmp_path / "file_model.py"
-    mod.write_text(
-        textwrap.dedent("""
-        import torch.nn.functional as F
-        from pathlib import Path
-        from srfacebench import ModelInfo
-        class M:
-            def __init__(self, gain):
-                self.info = ModelInfo(name="fm", weights_sha256="3" * 64)
-                self.gain = gain
-            def __call__(self, lr):
-                return (F.interpolate(lr, scale_factor=4, mode="bilinear") * self.gain).clamp(0, 1)
+    load = """
         def load(scale, device="cpu", weights: str = ""):
-            return M(float(Path(weights).read_text()))
-        """)
-    )
-    spec, kw = str(mod), {str(mod): {"weights": str(w)}}
+            return M(float(Path(weights).read_text()), "NAME")
+        """
+    mod = _gain_module(tmp_path / "file_model.py", "fm", load)
+    spec, kw = mod, {mod: {"weights": str(w)}}
     w.write_text("1.0")
     first = run(tiny, tmp_path / "o", [spec], model_kwargs=kw)
     w.write_text("0.5")
@@ -153,23 +151,13 @@ def test_two_checkpoints_of_one_adapter_compare_in_one_run(tiny, tmp_path):
 
     from test_faults import cli
 
-    mod = tmp_path / "ckpt.py"
-    mod.write_text(
-        textwrap.dedent("""
-        import torch.nn.functional as F
-        from srfacebench import ModelInfo
-        class M:
-            def __init__(self, gain):
-                self.info = ModelInfo(name=f"ckpt-{gain}", weights_sha256="4" * 64)
-                self.gain = gain
-            def __call__(self, lr):
-                return (F.interpolate(lr, scale_factor=4, mode="bilinear") * self.gain).clamp(0, 1)
+    load = """
         def load(scale, device="cpu", gain: float = 1.0):
-            return M(gain)
-        """)
-    )
+            return M(gain, f"NAME-{gain}")
+        """
+    mod = _gain_module(tmp_path / "ckpt.py", "ckpt", load)
     out = tmp_path / "o"
-    args = ["--model", str(mod), "--model-args", "gain=1.0", "--model", str(mod), "--model-args", "gain=0.5"]
+    args = ["--model", mod, "--model-args", "gain=1.0", "--model", mod, "--model-args", "gain=0.5"]
     assert cli(tiny, tmp_path, "--out", str(out), *args) == 0
     res = json.loads((out / "results.json").read_text())
     psnr = {r["model"]: r["value"] for r in res["rows"] if r["metric"] == "psnr_y"}
