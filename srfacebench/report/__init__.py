@@ -269,7 +269,8 @@ def build_report(
             seed=seed,
             sort_by=lb.sort_by,
             subsets=runs.subsets,
-            notes=[(run, n) for run, prov in runs.provenance.items() for n in prov.get("notes", [])],
+            notes=[(run, n) for run, prov in runs.provenance.items() for n in prov.get("notes", [])]
+            + [("merge", n) for n in runs.notes],
             summary=_summary(runs, lb),
             cross_fr=_cross_fr(runs, lb),
             columns=columns,

@@ -13,7 +13,7 @@ from ..results import RunResult
 
 __all__ = ["RunSet", "load_runs"]
 
-MERGE_TOL = 1e-9
+MERGE_TOL = 1e-9  # runs that record no model identities must agree this closely
 _KEY = ["model", "scale", "degradation", "protocol", "embedder", "metric"]
 VARIANT = ["model", "degradation", "embedder"]
 
@@ -39,6 +39,7 @@ class RunSet:
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     samples: dict[str, Path] = field(default_factory=dict)
     details: list[dict[str, Any]] = field(default_factory=list)  # results.json details, with "run"
+    notes: list[str] = field(default_factory=list)  # what merging found (numbers kept from the first run)
 
     def source(self, protocol: str, model: str, degradation: str, embedder: str) -> str:
         """The run folder whose numbers (and per-item data) stand for this variant."""
@@ -121,15 +122,7 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
             samples[run] = d / "samples"
     results = pd.concat(frames, ignore_index=True)
     first = results.drop_duplicates(_KEY, keep="first")
-    check = results.merge(first[[*_KEY, "value", "run"]], on=_KEY, suffixes=("", "_first"))
-    bad = check[(check.value - check.value_first).abs() > MERGE_TOL]
-    if not bad.empty:
-        b = bad.iloc[0]
-        raise DataError(
-            f"runs disagree on {b.model} under {b.degradation}, FR {b.embedder}, {b.protocol} {b.metric}: "
-            f"{b.value!r} in {b.run} vs {b.value_first!r} in {b.run_first}; merge only runs of the same "
-            "protocol version and data"
-        )
+    notes = _check_merge(results, first, provenance)
     return RunSet(
         results=first.reset_index(drop=True),
         pairs=pd.concat(pairs, ignore_index=True),
@@ -139,4 +132,63 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
         provenance=provenance,
         samples=samples,
         details=details,
+        notes=notes,
     )
+
+
+def _identity(prov: dict[str, Any], row: Any) -> dict[str, Any] | None:
+    """What made one number, as its run recorded it: the model variant's identity (spec, bound
+    arguments, weights and code digests), the FR network's, the degradation's, the protocol's
+    version and its data's checksums and subset. None for runs that record no model identities."""
+    infos = prov.get("model_infos")
+    if not infos:
+        return None
+    vid = f"{row.model}|{row.degradation}"
+    proto = next((p for p in prov.get("protocols", []) if p.get("name") == row.protocol), {})
+    return {
+        "model": infos.get(vid),
+        "fr network": prov.get("embedders", {}).get(row.embedder),
+        "degradation": prov.get("degradations", {}).get(row.degradation, row.degradation),
+        "protocol version": proto.get("version"),
+        "data": prov.get("data_checksums", {}).get(row.protocol),
+        "subset": prov.get("limit"),
+    }
+
+
+def _check_merge(results: pd.DataFrame, first: pd.DataFrame, provenance: dict[str, dict[str, Any]]) -> list[str]:
+    """A number present in several runs is merged when the runs record the same identity for it
+    (the first run's value is kept; a difference from floating-point noise across machines or
+    batch sizes is noted, never refused). Runs that record different identities measured
+    different things: refused, naming what differs. Runs without identities (older schemas)
+    must agree to MERGE_TOL."""
+    check = results.merge(first[[*_KEY, "value", "run"]], on=_KEY, suffixes=("", "_first"))
+    check = check[check.run != check.run_first]
+    notes: list[str] = []
+    noise: dict[tuple[str, str], float] = {}
+    for row in check.itertuples(index=False):
+        where = f"{row.model} under {row.degradation}, FR {row.embedder}, {row.protocol} {row.metric}"
+        a, b = _identity(provenance[row.run_first], row), _identity(provenance[row.run], row)
+        diff = abs(row.value - row.value_first) if pd.notna(row.value) and pd.notna(row.value_first) else 0.0
+        if a is None or b is None:
+            if diff > MERGE_TOL or (pd.isna(row.value) != pd.isna(row.value_first)):
+                raise DataError(
+                    f"runs disagree on {where}: {row.value!r} in {row.run} vs {row.value_first!r} in "
+                    f"{row.run_first}; merge only runs of the same protocol version and data"
+                )
+            continue
+        differs = [k for k in a if a[k] != b[k]]
+        if differs:
+            raise DataError(
+                f"runs measured different things for {where}: the {' and the '.join(differs)} recorded in "
+                f"{row.run} differ from {row.run_first}'s ({row.value!r} vs {row.value_first!r}); "
+                "merge runs of the same models, FR networks, degradations and data, or rename a model"
+            )
+        if diff > MERGE_TOL:
+            k = (row.run, row.run_first)
+            noise[k] = max(noise.get(k, 0.0), diff)
+    for (run, run_first), d in noise.items():
+        notes.append(
+            f"{run} and {run_first} recorded the same identities but numbers differing by up to {d:.3g} "
+            f"(floating-point differences across machines or batch sizes); {run_first}'s numbers are shown"
+        )
+    return notes

@@ -97,11 +97,46 @@ def test_model_names_are_escaped(two_runs, tmp_path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
 
 
-def test_runs_that_disagree_do_not_merge(two_runs, tmp_path):
+def _edit(run, fn):
+    data = json.loads((run / "results.json").read_text())
+    fn(data)
+    (run / "results.json").write_text(json.dumps(data))
+
+
+def test_runs_that_measured_different_things_do_not_merge(two_runs):
     a, b = two_runs
-    data = json.loads((b / "results.json").read_text())
-    hr_row = next(r for r in data["rows"] if r["model"] == "hr")
-    hr_row["value"] += 0.25
-    (b / "results.json").write_text(json.dumps(data))
+    _edit(b, lambda d: d["provenance"]["model_infos"]["bicubic|bicubic:4"].update(version="other"))
+    with pytest.raises(DataError, match=r"different things for bicubic under bicubic:4, FR dlib-resnet29, "
+                       r"tiny-verification \w+: the model recorded in .*run-b differ"):  # fmt: skip
+        load_runs([a, b])
+
+
+def test_runs_of_other_data_do_not_merge(two_runs):
+    a, b = two_runs
+    _edit(b, lambda d: next(iter(d["provenance"]["data_checksums"].values())).update({"pairs.txt": "0" * 64}))
+    with pytest.raises(DataError, match="the data recorded in"):
+        load_runs([a, b])
+
+
+def test_float_noise_between_runs_of_one_identity_merges_with_a_note(two_runs):
+    # The same variant computed on another machine or batch size: embeddings differ by ~1e-7,
+    # so a number may too. Same identity -> merged, the first run's value kept, the difference noted.
+    a, b = two_runs
+    first = next(r["value"] for r in json.loads((a / "results.json").read_text())["rows"] if r["model"] == "hr")
+    _edit(b, lambda d: next(r for r in d["rows"] if r["model"] == "hr").update(value=first + 3e-7))
+    runs = load_runs([a, b])
+    hr = runs.results[(runs.results.model == "hr")]
+    assert first in set(hr.value) and (first + 3e-7) not in set(hr.value)
+    assert len(runs.notes) == 1 and "differing by up to 3e-07" in runs.notes[0]
+
+
+def test_runs_without_identities_must_agree_exactly(two_runs):
+    a, b = two_runs
+
+    def legacy(d):
+        d["provenance"].pop("model_infos")
+        next(r for r in d["rows"] if r["model"] == "hr")["value"] += 0.25
+
+    _edit(b, legacy)
     with pytest.raises(DataError, match="runs disagree on hr under none, FR dlib-resnet29, tiny-verification"):
         load_runs([a, b])
