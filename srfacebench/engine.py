@@ -30,10 +30,11 @@ from .conformance import model_identity, probe_resolver
 from .data.chips import CHIP_STORE, AlignedSet, default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet, without_images
 from .data.landmarks import chip_landmarks
-from .errors import ModelError, SrfacebenchError
+from .errors import DataError, ModelError, SrfacebenchError
 from .fingerprint import args_identity, fr_fingerprint, sr_fingerprint, verify_cache_folder
 from .io import RunLock, atomic_write_text
-from .plan import Plan, cache_keys, load_dataset, make_plan
+from .plan import Plan, _check_identification_size, cache_keys, load_dataset, make_plan
+from .protocols import Protocol
 from .registry import HR, load_embedder
 from .results import RunResult
 from .streaming import Embedder, StreamCounts, Variant, stream_pool
@@ -166,6 +167,7 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
             pool_variants, infos, plan.degradations,
             {n: e.info for n, e in embedders.items()},
         )  # fmt: skip
+        tasks = [_excluding_fallback(p, fs, ix, aligned.fallback, notes) for p, fs, ix in pool.tasks]
         _verify_cache(out / "cache", emb_keys, iq_keys, sr_fps, fr_fps, notes)
         t0 = time.perf_counter()
         bar = tqdm(desc=f"embed {pool.name}", unit="img", disable=not cfg.progress)
@@ -178,15 +180,7 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
         finally:
             bar.close()
         timings[f"embed:{pool.name}"] = time.perf_counter() - t0
-        for protocol, faceset, index in pool.tasks:
-            if protocol.exclude_fallback and aligned.fallback:
-                n_before = len(faceset)
-                faceset, kept = without_images(faceset, set(aligned.fallback))
-                index = index[kept]
-                notes.append(
-                    f"{protocol.name}: {n_before - len(faceset)} images without a detected face excluded "
-                    "([alignment] exclude_fallback), with the pairs or probes that used them"
-                )
+        for protocol, faceset, index in tasks:
             labels = set(plan.per_protocol[protocol.name])
             pvars = [v for v in pool_variants if v.is_hr or v.degradation in labels]
             for name, emb in embedders.items():
@@ -222,6 +216,47 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
     result.save(out)
     assert first_aligned is not None  # a plan has at least one pool
     return result, variants, first_aligned
+
+
+def _excluding_fallback(
+    protocol: Protocol, faceset: FaceSet, index: np.ndarray, fallback: list[str], notes: list[str]
+) -> tuple[Protocol, FaceSet, np.ndarray]:
+    """The protocol's set without the images aligned by the fallback box, when it asks for that
+    (``[alignment] exclude_fallback``), checked before any work: a verification fold left without
+    pairs, or an identification set too small, is an error naming why; identities left with a
+    single image are dropped with it (a probe whose mate was excluded would count as a miss)."""
+    if not (protocol.exclude_fallback and fallback):
+        return protocol, faceset, index
+    n_before = len(faceset)
+    folds = set() if faceset.pairs is None else {int(f) for f in np.unique(faceset.pairs.fold)}
+    faceset, kept = without_images(faceset, set(fallback))
+    index = index[kept]
+    if faceset.pairs is not None and protocol.task == "verification":
+        empty = sorted(folds - {int(f) for f in np.unique(faceset.pairs.fold)})
+        if empty or not len(faceset.pairs.same) or faceset.pairs.same.all() or not faceset.pairs.same.any():
+            raise DataError(
+                f"protocol {protocol.name!r}: excluding the {n_before - len(faceset)} images without a detected "
+                f"face ([alignment] exclude_fallback) leaves "
+                + (f"fold(s) {', '.join(str(f + 1) for f in empty)} without pairs" if empty else "one class of pairs")
+                + "; k-fold verification cannot be scored — keep them (exclude_fallback = false) or fix the images"
+            )
+    if protocol.task == "identification":
+        labels, counts = np.unique(faceset.labels, return_counts=True)
+        single = set(labels[counts < 2].tolist())
+        if single:
+            faceset, kept = without_images(
+                faceset, {p for p, lab in zip(faceset.paths, faceset.labels, strict=True) if int(lab) in single}
+            )
+            index = index[kept]
+            notes.append(
+                f"{protocol.name}: {len(single)} identities left with one image by exclude_fallback dropped with it"
+            )
+        _check_identification_size(protocol, faceset, Path(faceset.root), None)
+    notes.append(
+        f"{protocol.name}: {n_before - len(faceset)} images without a detected face excluded "
+        "([alignment] exclude_fallback), with the pairs or probes that used them"
+    )
+    return protocol, faceset, index
 
 
 def _verify_cache(

@@ -24,6 +24,7 @@ from .data.identity import load_celeba, load_identity_folder
 from .data.lfw import load_lfw_pairs
 from .degradations import Degradation, parse_degradation
 from .errors import ConfigError, DataError, ProtocolError
+from .metrics.image import SSIM_WINDOW
 from .protocols import Protocol, load_protocol
 from .registry import ModelRef, python_model_ref, resolve_models
 from .streaming import Variant
@@ -47,6 +48,23 @@ def _subset_identities(fs: FaceSet, n: int) -> FaceSet:
         None,
         fs.checksums,
     )
+
+
+def _check_identification_size(protocol: Protocol, fs: FaceSet, root: Path, limit: int | None) -> None:
+    """Refuse, before any work, a set too small for what the protocol asks of it."""
+    spec = protocol.identification
+    n_ids, n = len(set(int(x) for x in fs.labels)), len(fs.paths)
+    why = f" (after --limit {limit})" if limit is not None else ""
+    if spec.fpir and n_ids < 4:
+        raise DataError(
+            f"protocol {protocol.name!r}: {n_ids} identities in {root}{why}; open-set FNIR@FPIR enrols half of "
+            "the identities and searches with the other half, which needs at least 4 (use --limit 4 or more)"
+        )
+    if max(spec.ks) >= n:
+        raise DataError(
+            f"protocol {protocol.name!r}: {n} images in {root}{why}, too few for the {max(spec.ks)}-nearest-"
+            "neighbour vote ([identification] ks); use more identities"
+        )
 
 
 def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) -> FaceSet:
@@ -89,6 +107,8 @@ def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) 
             )
     if limit is not None and protocol.task == "identification":
         faceset = _subset_identities(faceset, limit)
+    if protocol.task == "identification":
+        _check_identification_size(protocol, faceset, root, limit)
     if protocol.task == "verification" and faceset.pairs is not None:
         n_folds = len(set(faceset.pairs.fold.tolist()))
         if n_folds < 2:
@@ -187,6 +207,14 @@ def make_plan(cfg: RunConfig) -> Plan:
                 raise ConfigError(
                     f"protocol {p.name!r}: chip size {p.align_size} is not divisible by the scale "
                     f"{degradations[lab].scale} of degradation {lab!r}"
+                )
+            left = p.align_size - 2 * degradations[lab].scale  # PSNR/SSIM crop `scale` pixels per side
+            if left < SSIM_WINDOW:
+                raise ConfigError(
+                    f"protocol {p.name!r}: degradation {lab!r} at chip size {p.align_size}: PSNR/SSIM crop a "
+                    f"border of {degradations[lab].scale} pixels, leaving {max(left, 0)} where SSIM needs "
+                    f"{SSIM_WINDOW}; at this chip size the scale must be at most "
+                    f"{(p.align_size - SSIM_WINDOW) // 2}"
                 )
     refs: list[ModelRef] = []
     for m in ["bicubic", *cfg.models]:

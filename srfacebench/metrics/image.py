@@ -75,7 +75,10 @@ def psnr_ssim_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> tup
     return _psnr(sr, hr), _ssim(sr, hr)
 
 
-def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+SSIM_WINDOW = 11  # the Gaussian window's side: SSIM needs at least this many pixels after cropping
+
+
+def _gaussian_1d(size: int = SSIM_WINDOW, sigma: float = 1.5) -> torch.Tensor:
     r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     g = torch.exp(-(r**2) / (2 * sigma**2))
     return g / g.sum()
@@ -103,8 +106,8 @@ def ssim_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> torch.Te
 
 def _ssim(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     h, w = sr.shape[-2:]
-    if min(h, w) < 11:
-        raise ValueError(f"SSIM needs at least 11×11 pixels after cropping, got {(h, w)}")
+    if min(h, w) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs at least {SSIM_WINDOW}×{SSIM_WINDOW} pixels after cropping, got {(h, w)}")
     fh, fw = _valid_filter_matrix(h).to(sr.device), _valid_filter_matrix(w).to(sr.device)
     x, y = _y_offset(sr, 128.0), _y_offset(hr, 128.0)
     mu_x, mu_y, xx, yy, xy = fh @ torch.stack([x, y, x * x, y * y, x * y]) @ fw.T

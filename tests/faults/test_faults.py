@@ -465,3 +465,59 @@ def test_faceless_images_can_be_excluded_with_their_pairs(tmp_path):
     assert touching >= 1
     assert {r.n for r in res.rows if r.metric == "accuracy"} == {len(fs.pairs) - touching}
     assert any("excluded" in note for note in res.provenance["notes"])
+
+
+# --- runs whose data cannot be scored: one line before the work ----------------------------------
+
+
+def test_a_scale_that_leaves_no_pixels_for_ssim_fails_before_any_work(tiny, tmp_path, capsys):
+    # 160-pixel chips at x80: 160 % 80 == 0, but the crop of 80 per side leaves nothing to measure.
+    assert cli(tiny, tmp_path, "--degradation", "bicubic:80") == 2
+    err = capsys.readouterr().err
+    assert "leaving 0 where SSIM needs 11" in err and "at most 74" in err and err.count("\n") == 1
+    assert not tiny["cache"].exists()
+    assert cli(tiny, tmp_path, "--scale", "40") == 0  # the largest divisor of 160 below the bound runs
+
+
+IDENT = """
+name = "tiny-identification"
+version = "0.1"
+task = "identification"
+main_score = "rank1"
+[dataset]
+name = "tiny-ids"
+loader = "identity-folder"
+root = "tiny"
+images = "imgs"
+[identification]
+ks = [1, 3]
+max_rank = 3
+[metrics]
+rank1 = {}
+"""
+
+
+@pytest.mark.parametrize(("limit", "message"), [("3", "3 identities .*after --limit 3.* at least 4"), ("5", "")])
+def test_identification_too_small_for_open_set_fails_before_any_work(tiny, tmp_path, capsys, limit, message):
+    proto = tmp_path / "ident.toml"
+    proto.write_text(IDENT)
+    code = main(["run", "--protocol", str(proto), "--data-root", str(tiny["data_root"]), "--cache-dir",
+                 str(tiny["cache"]), "--no-progress", "--no-report", "--scale", "4", "--limit", limit,
+                 "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err
+    if message:
+        assert code == 2 and re.search(message, err) and err.count("\n") == 1
+        assert not tiny["cache"].exists()
+    else:  # 4 identities (all there are): scored
+        assert code == 0, err
+        assert (tmp_path / "o" / "probes.csv").read_text().count("\n") > 1
+
+
+def test_exclude_fallback_emptying_folds_fails_before_embedding(tiny, tmp_path, capsys):
+    # The tiny faces are noise to the detector: every image is aligned by the fallback box, so
+    # excluding them would leave both folds without pairs.
+    tiny["protocol"].write_text(PROTOCOL + "[alignment]\nexclude_fallback = true\n")
+    assert cli(tiny, tmp_path) == 2
+    err = capsys.readouterr().err
+    assert "leaves fold(s) 1, 2 without pairs" in err and err.count("\n") == 1
+    assert not (tmp_path / "cli-out" / "cache").exists()  # nothing super-resolved or embedded
