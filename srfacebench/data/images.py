@@ -5,6 +5,8 @@
   "corrupt data" warnings — the ones that otherwise give a face with a grey lower half — into
   errors. Pixels are identical to Pillow's (accurate DCT and upsampling).
 - Other formats: Pillow, fully loaded (a truncated file is an error, never padded).
+- An image over ``PIL.Image.MAX_IMAGE_PIXELS`` (89.5 MP) is refused from its header, before any
+  decoding (a decompression bomb), whatever its format.
 - EXIF orientation is applied; 16-bit greyscale is scaled to 8 bits (``/257``), not clipped;
   palette, greyscale and alpha images become RGB.
 """
@@ -12,6 +14,7 @@
 from __future__ import annotations
 
 import io
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -80,12 +83,28 @@ def _orientation(data: bytes) -> int:
         return 1
 
 
+def _check_size(width: int, height: int, where: str) -> None:
+    """Pillow's decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``, 89.5 MP by default), applied
+    to every format from the header alone, as an error rather than Pillow's warning."""
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and width * height > limit:
+        raise DataError(
+            f"{where}: {width}×{height} pixels ({width * height / 1e6:.0f} MP) exceeds the {limit / 1e6:.1f} MP "
+            "limit on input images (PIL.Image.MAX_IMAGE_PIXELS; a decompression bomb?); not decoded"
+        )
+
+
 def _decode_jpeg(data: bytes, where: str) -> np.ndarray:
     import simplejpeg
 
     problem = jpeg_problem(data)
     if problem:
         raise DataError(f"{where}: corrupt JPEG ({problem})")
+    try:
+        height, width, *_ = simplejpeg.decode_jpeg_header(data)
+    except (ValueError, RuntimeError) as e:
+        raise DataError(f"{where}: corrupt JPEG ({e})") from None
+    _check_size(width, height, where)
     try:
         arr = simplejpeg.decode_jpeg(data, colorspace="RGB", fastdct=False, fastupsample=False, strict=True)
     except (ValueError, RuntimeError) as e:
@@ -115,11 +134,17 @@ def decode_rgb(data: bytes, where: str = "<bytes>") -> np.ndarray:
     if data[:2] == b"\xff\xd8":
         return _decode_jpeg(data, where)
     try:
-        with Image.open(io.BytesIO(data)) as im:
+        with warnings.catch_warnings():  # Pillow's bomb warning: _check_size makes it an error
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+        with im:
+            _check_size(*im.size, where)  # the header only: nothing decoded yet
             im.load()
             return _to_rgb(im)
     except DataError as e:
-        raise DataError(f"{where}: {e}") from None
+        raise DataError(e.args[0] if str(e).startswith(where) else f"{where}: {e}") from None
+    except Image.DecompressionBombError as e:  # past Pillow's own limit, refused by Image.open
+        raise DataError(f"{where}: refused as a decompression bomb ({e})") from None
     except UnidentifiedImageError:
         raise DataError(f"{where}: cannot decode image (not a recognised image format)") from None
     except (OSError, ValueError, SyntaxError) as e:

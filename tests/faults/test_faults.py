@@ -521,3 +521,16 @@ def test_exclude_fallback_emptying_folds_fails_before_embedding(tiny, tmp_path, 
     err = capsys.readouterr().err
     assert "leaves fold(s) 1, 2 without pairs" in err and err.count("\n") == 1
     assert not (tmp_path / "cli-out" / "cache").exists()  # nothing super-resolved or embedded
+
+
+@pytest.mark.parametrize(("fmt", "side"), [("PNG", 12_000), ("PNG", 20_000), ("JPEG", 12_000)])
+def test_a_decompression_bomb_is_refused_from_its_header(tmp_path, fmt, side):
+    # A 1-bit PNG of 12,000² (144 MP: Pillow only warns) or 20,000² pixels (400 MP: Pillow raises)
+    # is a few kB on disk; a flat JPEG of 12,000² is small too. None may be decoded.
+    from srfacebench.data.images import read_rgb
+
+    path = tmp_path / f"bomb.{fmt.lower()}"
+    Image.new("1" if fmt == "PNG" else "L", (side, side)).save(path, fmt)
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(DataError, match=rf"bomb\.{fmt.lower()}: .*(exceeds the 89\.5 MP limit|decompression bomb)"):
+        read_rgb(path)
