@@ -75,10 +75,12 @@ class Embedder:
 
     @torch.inference_mode()
     def __call__(self, x: torch.Tensor, pool_indices: list[int] | None = None) -> np.ndarray:
+        """Embeddings of ``x``. The network gets its own copy, as models do: one that edits its
+        input in place cannot move PSNR/SSIM or another FR network's numbers."""
         if self.landmarks is not None and pool_indices is not None:
             lm = torch.from_numpy(self.landmarks[pool_indices]).to(self.device)
-            return self.net(x, landmarks=lm).float().cpu().numpy()
-        return self.net(x).float().cpu().numpy()
+            return self.net(x.clone(), landmarks=lm).float().cpu().numpy()
+        return self.net(x.clone()).float().cpu().numpy()
 
 
 @dataclass

@@ -534,3 +534,31 @@ def test_a_decompression_bomb_is_refused_from_its_header(tmp_path, fmt, side):
     assert path.stat().st_size < 2_000_000
     with pytest.raises(DataError, match=rf"bomb\.{fmt.lower()}: .*(exceeds the 89\.5 MP limit|decompression bomb)"):
         read_rgb(path)
+
+
+VANDAL = """
+from srfacebench.embedders.dlib_resnet import DlibResNet29
+
+
+class Vandal(DlibResNet29):
+    name = "vandal"
+
+    def forward(self, x):
+        out = super().forward(x)
+        x.mul_(0.0).add_(0.5)  # edits the batch it was given, after embedding it
+        return out
+"""
+
+
+def test_an_fr_network_editing_its_input_cannot_change_other_numbers(tiny, tmp_path, monkeypatch):
+    from srfacebench import registry
+
+    (tmp_path / "vandal_fr.py").write_text(VANDAL)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(registry._BUILTIN_EMBEDDERS, "vandal", "vandal_fr:Vandal")
+    alone = run(tiny, tmp_path / "a", [Up("innocent")])
+    both = run(tiny, tmp_path / "b", [Up("innocent")], embedders=["vandal", "dlib-resnet29"])
+    for model in ("innocent", "bicubic"):
+        for metric in ("psnr_y", "accuracy"):
+            mine = [r.value for r in both.rows if r.model == model and r.metric == metric and r.embedder != "vandal"]
+            assert mine == [value(alone, model, metric)]
