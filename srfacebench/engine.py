@@ -26,12 +26,12 @@ from tqdm import tqdm
 
 from . import __version__
 from .config import RunConfig
-from .conformance import model_identity, probe_resolver
+from .conformance import check_info, model_identity, probe_embedder, probe_resolver
 from .data.chips import CHIP_STORE, AlignedSet, default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet, without_images
 from .data.landmarks import chip_landmarks
 from .errors import DataError, ModelError, SrfacebenchError
-from .fingerprint import args_identity, fr_fingerprint, sr_fingerprint, verify_cache_folder
+from .fingerprint import args_identity, sr_fingerprint, verify_cache_folder
 from .io import RunLock, atomic_write_text
 from .plan import Plan, _check_identification_size, cache_keys, load_dataset, make_plan
 from .protocols import Protocol
@@ -83,6 +83,7 @@ def _load_variants(
         loaded[scale] = []
         for ref in plan.refs:
             model = ref.load(scale, cfg.device)
+            check_info(model, scale)  # a ModelInfo, named, declaring this scale if it declares any
             if model.info.name == HR:
                 raise ModelError(
                     f"model {ref.spec!r} is named {HR!r}, the HR upper bound's name; rename it in its ModelInfo"
@@ -137,7 +138,7 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
     probes: dict[str, Any] = {}
     sr_fps: dict[str, Any] = {}
     variants, infos = _load_variants(plan, notes, probes, sr_fps)
-    fr_fps = {n: fr_fingerprint(e.net, cfg.device, layout=e.layout is not None) for n, e in embedders.items()}
+    fr_fps = _probe_embedders(embedders, cfg.device, cfg.lenient, notes, probes)
     result = RunResult()
     timings: dict[str, float] = {}
     align_counts: dict[str, dict[str, int]] = {}
@@ -216,6 +217,26 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
     result.save(out)
     assert first_aligned is not None  # a plan has at least one pool
     return result, variants, first_aligned
+
+
+def _probe_embedders(
+    embedders: dict[str, Embedder], device: str, lenient: bool, notes: list[str], probes: dict[str, Any]
+) -> dict[str, Any]:
+    """Every FR network passes the conformance probe models pass (:func:`probe_embedder`); its
+    embeddings of the probe chips are its behavioural fingerprint. Soft failures are errors unless
+    the run is lenient (then noted)."""
+    fps = {}
+    for name, emb in embedders.items():
+        rep, fps[name] = probe_embedder(emb.net, device, layout=emb.layout is not None)
+        probes[f"fr:{name}"] = rep.to_dict()
+        soft = rep.soft_failures()
+        if soft and not lenient:
+            raise ModelError(
+                f"FR network {name!r} failed the conformance probe: {'; '.join(soft)} "
+                "(--lenient runs it anyway and records this in the results)"
+            )
+        notes += [f"FR network {name!r}: {s}" for s in soft]
+    return fps
 
 
 def _excluding_fallback(

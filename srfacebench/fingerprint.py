@@ -79,15 +79,11 @@ def _probe_chips(size: int = 160) -> torch.Tensor:
 
 def fr_fingerprint(net: torch.nn.Module, device: str = "cpu", layout: bool = False) -> np.ndarray:
     """The network's embeddings of two face chips shipped in the package (float32, 2×dim);
-    networks with a face layout of their own get fixed landmarks, so their warp is covered."""
-    x = _probe_chips().to(device)
-    with torch.inference_mode():
-        if layout:
-            lm = torch.from_numpy(np.broadcast_to(_LANDMARKS, (len(x), 5, 2)).copy()).to(device)
-            out = net(x.clone(), landmarks=lm)
-        else:
-            out = net(x.clone())
-    return out.detach().float().cpu().numpy()
+    networks with a face layout of their own get fixed landmarks, so their warp is covered.
+    (The engine takes it from :func:`srfacebench.conformance.probe_embedder`, which runs the same batch.)"""
+    from .conformance import probe_embedder
+
+    return probe_embedder(net, device, layout)[1]
 
 
 def _differs(kind: str, stored: np.ndarray, current: np.ndarray) -> str | None:

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from .conformance import check_output
 from .data.chips import ChipDataset
 from .degradations import Degradation
 from .errors import ModelError, SrfacebenchError
@@ -95,25 +96,11 @@ class StreamCounts:
 
 
 def check_sr_output(sr: object, lr: torch.Tensor, scale: int, name: str) -> torch.Tensor:
-    """Validate a model's output (type, shape, finiteness, range) and clamp it to [0, 1].
-
-    Values more than 0.25 outside [0, 1] are an error (not an image in [0, 1]: e.g. 0..255).
-    """
-    expected = (lr.shape[0], 3, lr.shape[2] * scale, lr.shape[3] * scale)
-    if not isinstance(sr, torch.Tensor):
-        raise ModelError(f"model {name!r} returned {type(sr).__name__}, expected a torch.Tensor")
-    if tuple(sr.shape) != expected:
-        raise ModelError(f"model {name!r} at scale {scale} returned shape {tuple(sr.shape)}, expected {expected}")
-    if not sr.is_floating_point():
-        raise ModelError(f"model {name!r} returned dtype {sr.dtype}; expected float RGB in [0, 1]")
-    if not torch.isfinite(sr).all():
-        raise ModelError(f"model {name!r} at scale {scale} returned NaN or infinite values")
-    lo, hi = float(sr.min()), float(sr.max())
-    if hi > 1.25 or lo < -0.25:
-        hint = " — it looks like 0..255 output; divide by 255" if hi > 2 else ""
-        raise ModelError(
-            f"model {name!r} at scale {scale} returned values in [{lo:.3g}, {hi:.3g}], expected [0, 1]{hint}"
-        )
+    """Validate a model's output batch by the conformance rules (:func:`conformance.check_output`:
+    type, shape, finiteness; values more than 0.25 outside [0, 1] are an error, e.g. 0..255) and
+    clamp it to [0, 1]."""
+    check_output(sr, lr, scale, name)
+    assert isinstance(sr, torch.Tensor)
     return sr.float().clamp(0.0, 1.0)
 
 

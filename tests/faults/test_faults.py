@@ -557,7 +557,11 @@ def test_an_fr_network_editing_its_input_cannot_change_other_numbers(tiny, tmp_p
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setitem(registry._BUILTIN_EMBEDDERS, "vandal", "vandal_fr:Vandal")
     alone = run(tiny, tmp_path / "a", [Up("innocent")])
-    both = run(tiny, tmp_path / "b", [Up("innocent")], embedders=["vandal", "dlib-resnet29"])
+    with pytest.raises(ModelError, match="FR network 'vandal' failed the conformance probe: edits its input"):
+        run(tiny, tmp_path / "b", [Up("innocent")], embedders=["vandal", "dlib-resnet29"])
+    both = run(tiny, tmp_path / "b", [Up("innocent")], embedders=["vandal", "dlib-resnet29"], lenient=True)
+    assert any("'vandal'" in n and "in place" in n for n in both.provenance["notes"])
+    assert both.provenance["conformance"]["fr:vandal"]["input_untouched"] is False
     for model in ("innocent", "bicubic"):
         for metric in ("psnr_y", "accuracy"):
             mine = [r.value for r in both.rows if r.model == model and r.metric == metric and r.embedder != "vandal"]

@@ -27,7 +27,11 @@ def _model(fn, name="bad"):
         (lambda lr: torch.nn.functional.interpolate(lr, scale_factor=2) * 3, "outside"),
         (lambda lr: torch.nn.functional.interpolate(lr, scale_factor=2) * torch.nan, "NaN"),
         (lambda lr: torch.nn.functional.interpolate(lr, scale_factor=2) * 0 + torch.rand(1).item(), "deterministic"),
-        (lambda lr: torch.nn.functional.interpolate(lr, scale_factor=2) * 0 + lr.mean() * 0.5, "depend on the batch"),
+        (
+            lambda lr: torch.nn.functional.interpolate(lr, scale_factor=2) * 0 + lr[0].mean() * 0.5,
+            "depends on the batch",
+        ),
+        (lambda lr: torch.nn.functional.interpolate(lr.mul_(0.5), scale_factor=2), "edits its input"),
     ],
 )
 def test_each_rule_fails_clearly(fn, message):
@@ -38,3 +42,11 @@ def test_each_rule_fails_clearly(fn, message):
 def test_info_is_required():
     with pytest.raises(AssertionError, match="ModelInfo"):
         check_resolver(lambda lr: lr, 2)
+
+
+def test_a_scale_the_model_does_not_declare_fails():
+    fn = _model(lambda lr: torch.nn.functional.interpolate(lr, scale_factor=2))
+    fn.info = ModelInfo(name="x2-only", scales=(2,))
+    check_resolver(fn, 2)
+    with pytest.raises(AssertionError, match=r"'x2-only' declares ModelInfo.scales \[2\]; the run asks for scale 4"):
+        check_resolver(fn, 4)
