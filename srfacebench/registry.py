@@ -173,7 +173,10 @@ def _file_module(path: Path, spec: str) -> types.ModuleType:
 
     if not path.is_file():
         raise ModelError(f"model {spec!r}: file {path} not found")
-    name = f"srfacebench_user_{path.stem}_{hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]}"
+    # keyed by the file's place *and content*: a file edited between two evaluate() calls in one
+    # process is imported again, so the code that runs is the code whose digest is recorded
+    where = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:8]
+    name = f"srfacebench_user_{path.stem}_{where}_{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
     if name in sys.modules:
         return sys.modules[name]
     mspec = importlib.util.spec_from_file_location(name, path)

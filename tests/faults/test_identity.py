@@ -162,3 +162,16 @@ def test_two_checkpoints_of_one_adapter_compare_in_one_run(tiny, tmp_path):
     res = json.loads((out / "results.json").read_text())
     psnr = {r["model"]: r["value"] for r in res["rows"] if r["metric"] == "psnr_y"}
     assert {"ckpt-1.0", "ckpt-0.5"} <= set(psnr) and psnr["ckpt-1.0"] != psnr["ckpt-0.5"]
+
+
+def test_a_py_model_edited_between_two_evaluate_calls_runs_its_new_code(tiny, tmp_path):
+    # One process, one path: the second call must run the edited file, not the module the first
+    # imported (which kept running the old code while the new file's digest was recorded).
+    path = tmp_path / "edited_model.py"
+    spec = _gain_module(path, "ed", 'def load(scale, device="cpu"):\n    return M(0.5, "NAME")\n')
+    fresh = value(run(tiny, tmp_path / "fresh", [spec]), "ed")
+    _gain_module(path, "ed", 'def load(scale, device="cpu"):\n    return M(1.0, "NAME")\n')
+    first = run(tiny, tmp_path / "o", [spec])
+    _gain_module(path, "ed", 'def load(scale, device="cpu"):\n    return M(0.5, "NAME")\n')
+    second = run(tiny, tmp_path / "o", [spec])
+    assert value(second, "ed") == fresh != value(first, "ed")
