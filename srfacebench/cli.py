@@ -58,6 +58,10 @@ def _add_common_run_args(p: argparse.ArgumentParser) -> None:
         "--lenient", action="store_true",
         help="run models that are nondeterministic, batch-dependent or edit their input (recorded in the results)",
     )  # fmt: skip
+    p.add_argument(
+        "--force", action="store_true",
+        help="replace the results of another run in --out (without it: refused; the same run again resumes)",
+    )  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -220,6 +224,7 @@ def _run_options(args: argparse.Namespace) -> dict[str, object]:
         "report": False if args.no_report else None,
         "n_boot": args.bootstrap,
         "lenient": True if args.lenient else None,
+        "force": True if getattr(args, "force", False) else None,
     }
     return {k: v for k, v in opts.items() if v is not None}
 
@@ -254,7 +259,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(result.table())
     for note in result.provenance.get("notes", []):
         print(f"note: {note}", file=sys.stderr)
-    print(f"\nwrote results.csv, results.json, the per-item CSVs and report.html into {cfg.out}")
+    written = ", ".join(["results.csv", "results.json", *result.provenance.get("files", [])])
+    print(f"\nwrote {written}{' and report.html' if cfg.report else ''} into {cfg.out}")
     return 0
 
 
@@ -374,9 +380,10 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     print("name\tscale\tsource\tinstalled\tlicence")
     for name, e in CATALOGUE.items():
         pkg = PIP_PACKAGES.get(e.package) or NPM_PACKAGES[e.package]
-        print(
-            f"zoo:{name}\tx{e.scale}\t{pkg.registry} {pkg.name}=={pkg.version}\t{installed(e.package)}\t{pkg.licence}"
-        )
+        source = f"{pkg.registry} {pkg.name}=={pkg.version}"
+        if e.base:  # a fine-tune shipped in srfacebench on the base's graph
+            source = f"srfacebench (fine-tuned zoo:{e.base}; graph from {source})"
+        print(f"zoo:{name}\tx{e.scale}\t{source}\t{installed(e.package)}\t{e.licence or pkg.licence}")
     return 0
 
 

@@ -57,6 +57,8 @@ class RunConfig:
             recorded in the results and shown in the report's header.
         lenient: models failing the soft conformance checks (nondeterminism, batch dependence,
             editing their input) run anyway, with the fact recorded; otherwise they are errors.
+        force: replace the results of another plan in ``out`` (otherwise refused; the same plan
+            again resumes, reusing whatever its cache holds).
     """
 
     models: tuple[Any, ...] = ()
@@ -78,6 +80,7 @@ class RunConfig:
     report: bool = True
     n_boot: int = 1000
     lenient: bool = False
+    force: bool = False
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
@@ -112,7 +115,7 @@ class RunConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ConfigError(f"{name} must be a positive integer, got {v!r}")
-        for name in ("progress", "report", "lenient"):  # "false" in a TOML is text, and text is truthy
+        for name in ("progress", "report", "lenient", "force"):  # "false" in a TOML is text, and text is truthy
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(
                     f"{name} must be true or false (a TOML boolean, unquoted), got {getattr(self, name)!r}"

@@ -12,6 +12,7 @@ run resumes at the last finished shard. Each protocol is then scored per FR netw
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 import time
@@ -30,7 +31,7 @@ from .conformance import check_info, model_identity, probe_embedder, probe_resol
 from .data.chips import CHIP_STORE, AlignedSet, default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet, without_images
 from .data.landmarks import chip_landmarks
-from .errors import DataError, ModelError, SrfacebenchError
+from .errors import ConfigError, DataError, ModelError, SrfacebenchError
 from .fingerprint import args_identity, sr_fingerprint, verify_cache_folder
 from .io import RunLock, atomic_write_text
 from .plan import Plan, _check_identification_size, cache_keys, load_dataset, make_plan
@@ -51,6 +52,37 @@ def _git_commit() -> str | None:
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+_PLAN_KEYS = ("protocols", "models", "degradations", "embedders", "pools", "limit", "data_root")
+
+
+def _comparable_plan(summary: dict[str, Any], limit: Any, data_root: Any) -> dict[str, Any]:
+    plan = json.loads(json.dumps(summary, default=str))
+    for m in plan.get("models", []):
+        m.pop("origin", None)  # where a module was found: the same model from another install
+    return {**{k: plan.get(k) for k in _PLAN_KEYS[:5]}, "limit": limit, "data_root": str(data_root)}
+
+
+def _check_reuse(plan: Plan) -> None:
+    """A run folder holding another plan's results is not silently replaced: refused unless
+    ``force``; the same plan again is a resume (its caches are reused where their identity holds)."""
+    cfg = plan.config
+    path = cfg.out / "results.json"
+    if cfg.force or not path.is_file():
+        return
+    try:
+        prov = json.loads(path.read_text(encoding="utf-8")).get("provenance", {})
+    except (OSError, ValueError):
+        return  # unreadable earlier results are replaced (nothing to keep)
+    old = _comparable_plan(prov.get("plan", {}), prov.get("limit"), prov.get("data_root"))
+    new = _comparable_plan(plan.summary(), cfg.limit, plan.data_root.resolve())
+    differs = [k for k in _PLAN_KEYS if old.get(k) != new.get(k)]
+    if differs:
+        raise ConfigError(
+            f"{cfg.out} holds the results of another run (its {', '.join(differs)} differ from this one's); "
+            "choose a new --out, or --force to replace them (cached shards are reused where their identity holds)"
+        )
 
 
 def _prepare_out(out: Path) -> None:
@@ -119,6 +151,7 @@ def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
 
     The run folder is locked for the duration (a second run into it is refused).
     """
+    _check_reuse(plan)
     _prepare_out(plan.config.out)
     with RunLock(plan.config.out):
         return _execute(plan, counts)[0]
@@ -370,6 +403,7 @@ def _provenance(
 def run(config: RunConfig) -> RunResult:
     """Plan, execute, then write sample faces and (if ``config.report``) ``report.html``."""
     plan = make_plan(config)
+    _check_reuse(plan)
     _prepare_out(config.out)
     with RunLock(config.out):
         result, variants, aligned = _execute(plan, None)
@@ -417,6 +451,7 @@ def evaluate(
     report: bool = True,
     n_boot: int = 1000,
     lenient: bool = False,
+    force: bool = False,
 ) -> RunResult:
     """Evaluate SR models on face-recognition protocols and write the results to ``out``.
 
@@ -442,6 +477,8 @@ def evaluate(
         report: also write sample faces and ``report.html`` (``n_boot`` bootstrap resamples).
         lenient: run models that fail the soft conformance checks (nondeterministic,
             batch-dependent, editing their input), recording it in the results.
+        force: replace another run's results in ``out`` (otherwise a ConfigError; the same plan
+            again is a resume).
 
     Example:
         >>> result = evaluate(["bicubic"], ["lfw-verification"], [4], "out", data_root="data")  # doctest: +SKIP
@@ -457,6 +494,6 @@ def evaluate(
         degradations=tuple(degradations), scales=tuple(scales), embedders=names, embedder_kwargs=kwargs,
         data_root=data_root, device=device, batch_size=batch_size, workers=workers, limit=limit,
         cache_dir=cache_dir, protocols_dir=protocols_dir, progress=progress, report=report, n_boot=n_boot,
-        lenient=lenient,
+        lenient=lenient, force=force,
     )  # fmt: skip
     return run(cfg)

@@ -6,11 +6,13 @@ from __future__ import annotations
 import textwrap
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from test_faults import run, tiny, value  # noqa: F401  (tiny: a fixture)
 
 from srfacebench import ModelInfo
+from srfacebench.errors import ConfigError
 
 
 class Gain:
@@ -68,7 +70,9 @@ def test_model_args_are_part_of_the_identity_and_a_resume_never_mixes(tiny, tmp_
     spec = _gain_module(tmp_path / "gain_model.py", "gm", load)
     fresh = value(run(tiny, tmp_path / "fresh", [spec], model_kwargs={spec: {"gain": "0.5"}}), "gm")
     first = run(tiny, tmp_path / "o", [spec], model_kwargs={spec: {"gain": "1.0"}})
-    second = run(tiny, tmp_path / "o", [spec], model_kwargs={spec: {"gain": "0.5"}})
+    with pytest.raises(ConfigError, match=r"holds the results of another run \(its models differ"):
+        run(tiny, tmp_path / "o", [spec], model_kwargs={spec: {"gain": "0.5"}})  # never silently replaced
+    second = run(tiny, tmp_path / "o", [spec], model_kwargs={spec: {"gain": "0.5"}}, force=True)
     assert value(second, "gm") == fresh != value(first, "gm")
     assert second.provenance["model_infos"]["gm|bicubic:4"]["args"] == {"gain": 0.5}
 
@@ -175,3 +179,18 @@ def test_a_py_model_edited_between_two_evaluate_calls_runs_its_new_code(tiny, tm
     _gain_module(path, "ed", 'def load(scale, device="cpu"):\n    return M(0.5, "NAME")\n')
     second = run(tiny, tmp_path / "o", [spec])
     assert value(second, "ed") == fresh != value(first, "ed")
+
+
+def test_the_same_plan_again_resumes_and_no_report_says_so(tiny, tmp_path, capsys):
+    from test_faults import cli
+
+    out = tmp_path / "o"
+    assert cli(tiny, tmp_path, "--out", str(out)) == 0
+    first = (out / "results.csv").read_text()
+    assert cli(tiny, tmp_path, "--out", str(out)) == 0  # same plan: a resume, served from the cache
+    assert (out / "results.csv").read_text() == first
+    printed = capsys.readouterr().out
+    assert "report.html" not in printed.splitlines()[-1]  # --no-report: not claimed
+    assert cli(tiny, tmp_path, "--out", str(out), "--scale", "2") == 2
+    assert "holds the results of another run (its protocols, degradations" in capsys.readouterr().err
+    assert cli(tiny, tmp_path, "--out", str(out), "--scale", "2", "--force") == 0
