@@ -1,6 +1,7 @@
 """The training-loop metric objects equal the functional metrics (and scikit-image) on the same images."""
 
-import numpy as np
+import contextlib
+
 import pytest
 import torch
 
@@ -28,7 +29,7 @@ def test_accumulated_mean_equals_the_functional_mean(cls, fn):
 
 def test_data_range_255_gives_the_same_psnr():
     sr, hr = _batches()
-    a, b = PSNRY(data_range=1.0), PSNRY(data_range=255)
+    a, b = PSNRY(crop_border=0, data_range=1.0), PSNRY(crop_border=0, data_range=255)
     a.update(sr, hr)
     b.update(sr * 255, hr * 255)
     assert float(a.compute()) == pytest.approx(float(b.compute()), rel=1e-9)
@@ -38,7 +39,7 @@ def test_psnr_matches_scikit_image_on_y():
     from skimage.metrics import peak_signal_noise_ratio
 
     sr, hr = _batches()
-    m = PSNRY()
+    m = PSNRY(crop_border=0)
     m.update(sr[:1], hr[:1])
 
     def y(x):  # BT.601 luma in [16, 235] / 255, written out independently
@@ -50,6 +51,7 @@ def test_psnr_matches_scikit_image_on_y():
 
 
 def test_fr_distance_mean_and_direction():
+    from srfacebench.metrics.torchmetrics import HAVE_TORCHMETRICS
     from srfacebench.registry import load_embedder
 
     net = load_embedder("mobileface-v2")
@@ -63,6 +65,48 @@ def test_fr_distance_mean_and_direction():
     assert float(batch_value) == pytest.approx(float(ref[:3].mean()), rel=1e-5)
     assert m.higher_is_better is False
     m.reset()
-    with pytest.raises(RuntimeError, match="before any update"):
+    warns = pytest.warns(UserWarning) if HAVE_TORCHMETRICS else contextlib.nullcontext()
+    with warns, pytest.raises(RuntimeError, match="before any update"):
         m.compute()
-    np.testing.assert_equal(m.count, 0)
+    assert int(m.count) == 0
+
+
+def test_the_default_crop_border_is_the_runs():
+    sr, hr = _batches()
+    m = PSNRY(scale=4)
+    m.update(sr, hr)
+    assert float(m.compute()) == pytest.approx(float(psnr_y(sr, hr, 4).mean()), rel=1e-12)
+    with pytest.raises(ValueError, match="give scale="):
+        PSNRY()
+
+
+def test_0_255_input_with_data_range_1_is_an_error_not_minus_20_db():
+    sr, hr = _batches()
+    m = SSIMY(scale=2)
+    with pytest.raises(ValueError, match=r"outside \[0, data_range=1\] \(0..255 images: pass data_range=255\)"):
+        m.update(sr * 255, hr * 255)
+    with pytest.raises(ValueError, match="B×3×H×W"):
+        m.update(sr[:, :1], hr[:, :1])
+
+
+def test_they_are_modules_and_torchmetrics_metrics_where_installed():
+    from srfacebench.metrics.torchmetrics import HAVE_TORCHMETRICS
+
+    sr, hr = (t.float() for t in _batches())
+    m = PSNRY(scale=2)
+    assert isinstance(m, torch.nn.Module)
+    m.update(sr, hr)
+    m.reset()
+    warns = pytest.warns(UserWarning) if HAVE_TORCHMETRICS else contextlib.nullcontext()  # torchmetrics warns too
+    with warns, pytest.raises(RuntimeError, match="before any update"):
+        m.compute()
+    if not HAVE_TORCHMETRICS:
+        pytest.skip("torchmetrics not installed: the nn.Module fallback was checked")
+    from torchmetrics import Metric, MetricCollection
+
+    assert isinstance(m, Metric)
+    coll = MetricCollection({"psnr": PSNRY(scale=2), "ssim": SSIMY(scale=2)})
+    coll.update(sr, hr)
+    out = coll.compute()
+    assert float(out["psnr"]) == pytest.approx(float(psnr_y(sr, hr, 2).mean()), rel=1e-6)
+    assert float(out["ssim"]) == pytest.approx(float(ssim_y(sr, hr, 2).mean()), rel=1e-6)
