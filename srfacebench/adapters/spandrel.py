@@ -124,7 +124,8 @@ def load(scale: int, device: str = "cpu", weights: str = "", name: str = "") -> 
         import spandrel
     except ImportError as e:
         raise ModelError(
-            f"spandrel is not installed ({e}); see docs/adapters.md for the install that keeps CPU torch"
+            f"spandrel is not installed ({e}): pip install 'srfacebench[spandrel]' && pip install --no-deps "
+            "'spandrel>=0.4.2,<0.5' (without its dependencies: PyPI's torchvision breaks CPU torch; docs/adapters.md)"
         ) from None
     path = Path(weights).expanduser()
     state = _state_dict(path)

@@ -36,7 +36,7 @@ try:  # the real thing where installed
     from torchmetrics import Metric as _Base
 
     HAVE_TORCHMETRICS = True
-except ImportError:  # pragma: no cover - exercised in environments without torchmetrics
+except Exception:  # pragma: no cover - absent, or broken (a torchvision that fails beside this torch)
     _Base = torch.nn.Module
     HAVE_TORCHMETRICS = False
 

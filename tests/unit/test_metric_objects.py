@@ -110,3 +110,17 @@ def test_they_are_modules_and_torchmetrics_metrics_where_installed():
     out = coll.compute()
     assert float(out["psnr"]) == pytest.approx(float(psnr_y(sr, hr, 2).mean()), rel=1e-6)
     assert float(out["ssim"]) == pytest.approx(float(ssim_y(sr, hr, 2).mean()), rel=1e-6)
+
+
+def test_the_install_leaves_torchmetrics_and_torchvision_importable():
+    # The README's install (extras test, spandrel, zoo) must not bring a package that cannot be
+    # imported beside this torch: PyPI's torchvision did, and broke `import torchmetrics` with it.
+    import importlib
+    import importlib.util
+
+    from srfacebench.metrics.torchmetrics import HAVE_TORCHMETRICS
+
+    for name in ("torchvision", "torchmetrics"):
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name)
+    assert (importlib.util.find_spec("torchmetrics") is not None) == HAVE_TORCHMETRICS
