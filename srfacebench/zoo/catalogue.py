@@ -66,7 +66,9 @@ class Entry:
     ``files`` maps a role (``param``/``bin`` for ncnn, ``model`` for TF.js; shards are found from
     the model.json) to (path inside the package, SHA-256). For a TF.js model the SHA-256 is over
     model.json followed by its shards in manifest order. ``cascade`` names entries run one after
-    the other (then ``files`` is empty).
+    the other (then ``files`` is empty). ``base`` names the entry whose graph a fine-tuned model
+    shares; then ``files`` holds one ``weights`` file shipped inside srfacebench (path relative to
+    the ``srfacebench`` package) and ``licence`` the licence chain of those weights.
     """
 
     name: str
@@ -77,6 +79,8 @@ class Entry:
     paper: str = ""
     cascade: tuple[str, ...] = ()
     notes: str = ""
+    base: str = ""
+    licence: str = ""
 
 
 _SPAN = ("C. Wan et al., 'Swift Parameter-free Attention Network for Efficient Super-Resolution' (SPAN), "
@@ -176,6 +180,16 @@ def _build() -> dict[str, Entry]:
             cascade=parts,
             notes=f"cascade: {parts[0]} then {parts[1]} (not a native x8 model)",
         )
+    from .finetuned import FINETUNED, LICENCE
+
+    for name, (base, fsha, notes) in FINETUNED.items():
+        b = out[base]
+        licence = LICENCE.format(base=(PIP_PACKAGES.get(b.package) or NPM_PACKAGES[b.package]).licence)
+        out[name] = Entry(
+            name, b.family, b.scale, b.package,
+            (("weights", f"reference_models/weights/{name}-x{b.scale}.safetensors", fsha),),
+            b.paper, notes=notes, base=base, licence=licence,
+        )  # fmt: skip
     return out
 
 

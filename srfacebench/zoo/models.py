@@ -232,6 +232,8 @@ def load_entry(name: str, device: str = "cpu", root: str | None = None, noise: i
         hint = f" Did you mean {', '.join('zoo:' + c for c in close)}?" if close else ""
         raise ModelError(f"unknown zoo model {name!r}.{hint} `srfacebench zoo list` shows them all")
     entry = CATALOGUE[name]
+    if entry.base:
+        return _finetuned(entry, device, root, noise)
     if entry.cascade:
         stages = [load_entry(n, device, root, noise) for n in entry.cascade]
         sha = hashlib.sha256("".join(s.info.weights_sha256 or "" for s in stages).encode()).hexdigest()
@@ -245,6 +247,26 @@ def load_entry(name: str, device: str = "cpu", root: str | None = None, noise: i
     extra = f"; noise level {noise}" if entry.family == "srmd" else ""
     model = ZooModel(entry, net, _info(entry, sha, extra), noise=noise)
     return model.to(torch.device(device)).eval()
+
+
+def _finetuned(entry: Entry, device: str, root: str | None, noise: int) -> nn.Module:
+    """A shipped fine-tune: the base entry's graph (its files located and pinned as usual) with the
+    weights file srfacebench ships, pinned by the catalogue too."""
+    from dataclasses import replace
+
+    ((_, rel, sha),) = entry.files
+    path = Path(__file__).resolve().parent.parent / rel
+    if not path.is_file():
+        raise ModelError(f"zoo:{entry.name}: its weights {path} are missing from this install of srfacebench")
+    got = _sha256([path])
+    if got != sha:
+        raise ModelError(f"zoo:{entry.name}: {path} has SHA-256 {got[:16]}…, the catalogue pins {sha[:16]}…")
+    module = with_weights(load_entry(entry.base, device, root, noise), path, entry.base)
+    info: ModelInfo = module.info  # type: ignore[assignment]
+    if info.name != entry.name:
+        raise ModelError(f"zoo:{entry.name}: {path} names itself {info.name!r}")
+    module.info = replace(info, licence=entry.licence, citation=f"{info.citation}; {entry.notes}".strip("; "))  # type: ignore[assignment]
+    return module.to(torch.device(device)).eval()
 
 
 class _Resolver:
@@ -366,6 +388,8 @@ def loader(name: str) -> Any:
         if entry.family != "srmd" and noise:
             raise ModelError(f"zoo:{name} takes no noise level (only the srmd-x* models do)")
         module = load_entry(name, device, root or None, noise)
+        if weights and entry.base:
+            raise ModelError(f"zoo:{name} ships its weights; give weights= to its base zoo:{entry.base}")
         if weights:
             module = with_weights(module, Path(weights).expanduser(), name).to(torch.device(device)).eval()
         return _Resolver(module)

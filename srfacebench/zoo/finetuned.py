@@ -1,0 +1,33 @@
+"""Fine-tunes of zoo models that srfacebench ships (pure data).
+
+Each was made by ``srfacebench train --init zoo:<base>`` on this project's machines (the command,
+data, steps, wall time, losses and automatic loss weights are in ``docs/reference_models.md``);
+the weights live in ``srfacebench/reference_models/weights/<name>-x<scale>.safetensors``, pinned
+here by SHA-256. This table is kept out of the zoo's code digest: adding a fine-tune does not
+change the identity (and so the caches) of the published models.
+"""
+
+from __future__ import annotations
+
+# The licence chain of every shipped fine-tune: its base's weights, srfacebench's changes (MIT),
+# and the training data's terms.
+LICENCE = (
+    "weights: {base}, fine-tuned by srfacebench (MIT) on the CelebA train split — CelebA's terms allow "
+    "non-commercial research use only, so these weights inherit that restriction"
+)
+
+# name -> (base zoo entry, SHA-256 of the shipped weights, what it is)
+FINETUNED: dict[str, tuple[str, str, str]] = {
+    "upscalerjs-thick-x8-ft-vanilla": (
+        "upscalerjs-thick-x8",
+        "0ef4705ba87474a75da0e69168d5255dac51d7aaf27eef6a476531feae2bc9de",
+        "fine-tuned by srfacebench on MSE alone (the paper's vanilla branch): 240 steps of 16 CelebA train chips, "
+        "MATLAB-bicubic x8 LR",
+    ),
+    "upscalerjs-thick-x8-ft-fr": (
+        "upscalerjs-thick-x8",
+        "17069dc1dafed1b315617721965dc4455a9630762adf74e8d10dcc5868fc56fb",
+        "fine-tuned by srfacebench on MSE + FR loss (dlib-resnet29 frozen, BatchNorm in train mode; the paper's "
+        "method): the same 240 steps and batches as -ft-vanilla",
+    ),
+}
