@@ -14,6 +14,19 @@ __all__ = ["main"]
 DEFAULT_EMBEDDER = "dlib-resnet29"
 
 
+_RUN_EXAMPLES = """examples:
+  srfacebench run --model zoo:span-x4-ch52 --protocol lfw-verification --scale 4 \\
+      --data-root DATA --out runs/a                        # one model vs HR and bicubic
+  srfacebench run --model zoo:upscalerjs-thick-x8 --model zoo:upscalerjs-thick-x8-ft-fr \\
+      --protocol lfw-verification --protocol lfw-identification --scale 8 \\
+      --fr dlib-resnet29 --fr mobileface-v2 --data-root DATA --out runs/b   # two FR networks
+  srfacebench run --model spandrel --model-args weights=a.pth --model spandrel --model-args weights=b.pth \\
+      --protocol lfw-verification --scale 4 --limit 30 --data-root DATA --out runs/c   # two checkpoints, quick
+  srfacebench run --config run.toml                        # the same as a file (docs/degradations.md)
+  srfacebench report runs/a runs/b -o report.html          # merge runs into one leaderboard
+"""
+
+
 class _ModelAppend(argparse.Action):
     """``--model``, repeatable; the same spec again (two checkpoints of one architecture, each with
     its own ``--model-args``) is kept apart as ``SPEC#2``, ``SPEC#3``..."""
@@ -40,18 +53,21 @@ class _ModelArgs(argparse.Action):
         setattr(namespace, self.dest, found)
 
 
-def _add_common_run_args(p: argparse.ArgumentParser) -> None:
+def _add_common_run_args(parser: argparse.ArgumentParser) -> None:
+    p = parser.add_argument_group("face recognition")
     p.add_argument("--fr", action="append", default=None, help=f"FR network; repeatable (default: {DEFAULT_EMBEDDER})")
     p.add_argument(
         "--fr-args", action="append", default=None, metavar="K=V,...",
         help="arguments of the FR network, one per --fr in order (e.g. weights=facenet.pt)",
     )  # fmt: skip
     p.add_argument("--fr-weights", default=None, help="deprecated: --fr-args weights=PATH")
+    p = parser.add_argument_group("execution")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cpu)")
     p.add_argument("--batch-size", type=int, default=None, help="default: 64")
     p.add_argument("--workers", type=int, default=None, help="DataLoader worker processes for decoding")
     p.add_argument("--cache-dir", default=None, help="aligned-chip cache (default: $SRFACEBENCH_CACHE or ~/.cache)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p = parser.add_argument_group("output and safety")
     p.add_argument("--no-report", action="store_true", help="do not write report.html")
     p.add_argument("--bootstrap", type=int, default=None, help="bootstrap resamples for the report's intervals")
     p.add_argument(
@@ -67,7 +83,12 @@ def _add_common_run_args(p: argparse.ArgumentParser) -> None:
 def _parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(prog="srfacebench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="srfacebench",
+        description="Benchmark face super-resolution by whether faces stay recognisable: PSNR/SSIM, FR loss, "
+        "LFW verification and identification, against HR and bicubic. Start with `srfacebench demo`; "
+        "`srfacebench run --help` has examples.",
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("--version", action="version", version=f"srfacebench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -81,29 +102,38 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser = add_parser  # type: ignore[method-assign]
 
-    run = sub.add_parser("run", help="evaluate models on protocols")
-    run.add_argument("--config", default=None, help="a run config TOML (command-line options override it)")
-    run.add_argument(
-        "--model", action=_ModelAppend, default=None,
-        help="model: a name, pkg.mod[:name] (also from the current folder), path/to/file.py[:name]; repeatable "
-        "(the same one again, with other --model-args, is SPEC#2)",
+    run = sub.add_parser(
+        "run", help="evaluate models on protocols", description="Evaluate SR models on face-recognition protocols.",
+        epilog=_RUN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
-    run.add_argument(
+    g = run.add_argument_group("what to evaluate")
+    g.add_argument("--config", default=None, help="a run config TOML (command-line options override it)")
+    g.add_argument(
+        "--model", action=_ModelAppend, default=None,
+        help="model: a name, zoo:NAME, pkg.mod[:name] (also from the current folder), path/to/file.py[:name]; "
+        "repeatable (the same one again, with other --model-args, is SPEC#2)",
+    )  # fmt: skip
+    g.add_argument(
         "--model-args", action=_ModelArgs, default=None, metavar="K=V,...",
         help="arguments of the --model just before it, e.g. weights=model.safetensors",
     )  # fmt: skip
-    run.add_argument("--protocol", action="append", default=None, help="protocol name or .toml; repeatable")
-    run.add_argument("--scale", action="append", type=int, default=None, help="bicubic:SCALE; repeatable")
-    run.add_argument(
+    g = run.add_argument_group("protocols and data")
+    g.add_argument("--protocol", action="append", default=None, help="protocol name or .toml; repeatable")
+    g.add_argument("--data-root", default=None, help="dataset root (default: $SRFACEBENCH_DATA)")
+    g.add_argument(
+        "--limit", type=int, default=None,
+        help="a quick subset: N pairs per fold (verification; half matched) or the first N identities with all "
+        "their images (identification); recorded in the results",
+    )  # fmt: skip
+    g.add_argument("--protocols-dir", default=None, help="folder of extra protocol .toml files")
+    g = run.add_argument_group("degradations")
+    g.add_argument("--scale", action="append", type=int, default=None, help="bicubic:SCALE; repeatable")
+    g.add_argument(
         "--degradation", action="append", default=None, metavar="SPEC",
         help="degradation spec, e.g. 'blur:sigma=2+bicubic:4+jpeg:q=40' or a grid 'bicubic:{4,8}'; repeatable",
     )  # fmt: skip
-    run.add_argument("--out", default=None, help="output folder")
-    run.add_argument("--data-root", default=None, help="dataset root (default: $SRFACEBENCH_DATA)")
-    run.add_argument(
-        "--limit", type=int, default=None, help="a quick subset: pairs per fold, or identities (identification)"
-    )
-    run.add_argument("--protocols-dir", default=None, help="folder of extra protocol .toml files")
+    g = run.add_argument_group("output")
+    g.add_argument("--out", default=None, help="output folder (results, per-item CSVs, report.html, cache/)")
     _add_common_run_args(run)
 
     demo = sub.add_parser("demo", help="run bicubic vs HR on the LFW sample shipped in the package")
