@@ -266,7 +266,7 @@ def _model_kwargs(args: argparse.Namespace) -> dict[str, dict[str, object]] | No
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .config import RunConfig, load_run_config
-    from .engine import run
+    from .plan import make_plan
 
     given = _run_options(args) | {
         k: v
@@ -285,7 +285,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if "protocols" not in given:
             raise ConfigError("at least one --protocol is required (or a --config that sets protocols)")
         cfg = RunConfig(**given)  # type: ignore[arg-type]
-    result = run(cfg)
+    plan = make_plan(cfg)  # every name, path, scale and option checked before torch is imported
+    from .engine import run
+
+    result = run(cfg, plan)
     print(result.table())
     for note in result.provenance.get("notes", []):
         print(f"note: {note}", file=sys.stderr)

@@ -47,9 +47,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from ._lazy import F, torch
 from .degrade import bicubic_downsample, bicubic_upsample
 from .errors import SrfacebenchError
 

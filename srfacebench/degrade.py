@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import torch
+
+from ._lazy import torch
 
 __all__ = ["Degradation", "bicubic_downsample", "bicubic_upsample", "imresize", "imresize_weights"]
 

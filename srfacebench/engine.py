@@ -400,9 +400,13 @@ def _provenance(
     }
 
 
-def run(config: RunConfig) -> RunResult:
-    """Plan, execute, then write sample faces and (if ``config.report``) ``report.html``."""
-    plan = make_plan(config)
+def run(config: RunConfig, plan: Plan | None = None) -> RunResult:
+    """Plan (unless given the plan of ``config``), execute, then write sample faces and (if
+    ``config.report``) ``report.html``."""
+    if plan is None:
+        plan = make_plan(config)
+    elif plan.config is not config:
+        raise ValueError("run(config, plan): the plan was made from another config")
     _check_reuse(plan)
     _prepare_out(config.out)
     with RunLock(config.out):

@@ -14,7 +14,7 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,10 +24,12 @@ from .data.identity import load_celeba, load_identity_folder
 from .data.lfw import load_lfw_pairs
 from .degradations import Degradation, parse_degradation
 from .errors import ConfigError, DataError, ProtocolError
-from .metrics.image import SSIM_WINDOW
+from .metrics.catalogue import SSIM_WINDOW
 from .protocols import Protocol, load_protocol
 from .registry import ModelRef, python_model_ref, resolve_models
-from .streaming import Variant
+
+if TYPE_CHECKING:
+    from .streaming import Variant
 
 __all__ = ["CACHE_FORMAT", "Plan", "Pool", "cache_keys", "load_dataset", "make_plan"]
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
 
-import torch
-
+from ._lazy import torch
 from .degrade import bicubic_upsample
 
 __all__ = ["BicubicUpsampler", "ModelInfo", "SuperResolver", "check_model_object"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+SSIM_WINDOW = 11  # the Gaussian window's side: SSIM needs at least this many pixels after cropping
+
 __all__ = ["INTRINSIC", "MetricInfo", "task_metrics"]
 
 

@@ -25,6 +25,8 @@ from functools import lru_cache
 
 import torch
 
+from .catalogue import SSIM_WINDOW
+
 __all__ = ["psnr_ssim_y", "psnr_y", "rgb_to_y", "ssim_y"]
 
 _BT601 = (65.481, 128.553, 24.966)
@@ -73,9 +75,6 @@ def psnr_ssim_y(sr: torch.Tensor, hr: torch.Tensor, crop_border: int = 0) -> tup
     """``(psnr_y, ssim_y)`` of one batch pair (what the engine uses)."""
     sr, hr = _check(sr, hr, crop_border)
     return _psnr(sr, hr), _ssim(sr, hr)
-
-
-SSIM_WINDOW = 11  # the Gaussian window's side: SSIM needs at least this many pixels after cropping
 
 
 def _gaussian_1d(size: int = SSIM_WINDOW, sigma: float = 1.5) -> torch.Tensor:
