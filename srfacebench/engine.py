@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,20 @@ def _check_reuse(plan: Plan) -> None:
             f"{cfg.out} holds the results of another run (its {', '.join(differs)} differ from this one's); "
             "choose a new --out, or --force to replace them (cached shards are reused where their identity holds)"
         )
+
+
+@contextmanager
+def _new_out(out: Path) -> Iterator[None]:
+    """Create and check the run folder; if this run created it and fails before writing anything
+    into it (e.g. a model that does not load), remove it again rather than leave an empty --out."""
+    created = not out.exists()
+    _prepare_out(out)
+    try:
+        yield
+    except BaseException:
+        if created and not any(f.is_file() and f.name != RunLock.NAME for f in out.rglob("*")):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
 
 
 def _prepare_out(out: Path) -> None:
@@ -152,8 +168,7 @@ def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
     The run folder is locked for the duration (a second run into it is refused).
     """
     _check_reuse(plan)
-    _prepare_out(plan.config.out)
-    with RunLock(plan.config.out):
+    with _new_out(plan.config.out), RunLock(plan.config.out):
         return _execute(plan, counts)[0]
 
 
@@ -408,8 +423,7 @@ def run(config: RunConfig, plan: Plan | None = None) -> RunResult:
     elif plan.config is not config:
         raise ValueError("run(config, plan): the plan was made from another config")
     _check_reuse(plan)
-    _prepare_out(config.out)
-    with RunLock(config.out):
+    with _new_out(config.out), RunLock(config.out):
         result, variants, aligned = _execute(plan, None)
         if config.report:
             t0 = time.perf_counter()

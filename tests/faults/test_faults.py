@@ -566,3 +566,19 @@ def test_an_fr_network_editing_its_input_cannot_change_other_numbers(tiny, tmp_p
         for metric in ("psnr_y", "accuracy"):
             mine = [r.value for r in both.rows if r.model == model and r.metric == metric and r.embedder != "vandal"]
             assert mine == [value(alone, model, metric)]
+
+
+def test_a_model_that_fails_to_load_leaves_no_empty_run_folder(tiny, tmp_path):
+    def broken(scale, device="cpu"):
+        raise RuntimeError("weights do not fit")
+
+    out = tmp_path / "never"
+    with pytest.raises(ModelError, match="weights do not fit"):
+        run(tiny, out, [broken])
+    assert not out.exists()
+    existing = tmp_path / "kept"
+    existing.mkdir()
+    (existing / "mine.txt").write_text("x")
+    with pytest.raises(ModelError):
+        run(tiny, existing, [broken])
+    assert (existing / "mine.txt").read_text() == "x"  # a folder the run did not create is left alone
