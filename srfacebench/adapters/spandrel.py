@@ -34,6 +34,9 @@ from srfacebench.errors import ModelError
 __all__ = ["load", "torchvision_standin"]
 
 
+_STANDIN_VERSION = "0.0-srfacebench-standin"
+
+
 def torchvision_standin() -> str:
     """Make ``import spandrel`` work: the real torchvision if it imports, else the stand-in.
 
@@ -42,7 +45,9 @@ def torchvision_standin() -> str:
     try:
         import torchvision.transforms.functional  # noqa: F401
 
-        return f"torchvision {sys.modules['torchvision'].__version__}"
+        version = sys.modules["torchvision"].__version__
+        # the stand-in of an earlier call: the same answer as that call, so identities stay stable
+        return "stand-in" if version == _STANDIN_VERSION else f"torchvision {version}"
     except Exception:  # not installed, or a build that does not match this torch
         for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
             del sys.modules[name]
@@ -63,7 +68,7 @@ def torchvision_standin() -> str:
         return tensor.sub_(mean_t).div_(std_t)
 
     tv = types.ModuleType("torchvision")
-    tv.__version__ = "0.0-srfacebench-standin"  # type: ignore[attr-defined]
+    tv.__version__ = _STANDIN_VERSION  # type: ignore[attr-defined]
     tr = types.ModuleType("torchvision.transforms")
     fn = types.ModuleType("torchvision.transforms.functional")
     fn.InterpolationMode, fn.rotate, fn.normalize = InterpolationMode, rotate, normalize  # type: ignore[attr-defined]
@@ -139,7 +144,7 @@ def load(scale: int, device: str = "cpu", weights: str = "", name: str = "") -> 
         raise ModelError(f"{path}: {desc.architecture.name} up-scales by {desc.scale}, not by the run's scale {scale}")
     arch = desc.architecture.name
     info = ModelInfo(
-        name=name or f"{arch.lower()}-{path.stem}",
+        name=name or f"{arch.lower()}-{path.stem}".replace(" ", "-"),
         scales=(desc.scale,) if desc.scale > 1 else (),
         citation=f"spandrel architecture {arch} ({desc.architecture.id}); tags: {', '.join(desc.tags) or '-'}",
         licence="see the weights' source",

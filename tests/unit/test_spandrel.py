@@ -99,3 +99,16 @@ def test_end_to_end_on_a_tiny_protocol(tmp_path):
     res = run_demo(out=tmp_path / "o", scales=[4], cache_dir=tmp_path / "cache", progress=False, report=False,
                    limit=2, models=("spandrel",), model_kwargs=args)  # fmt: skip
     assert {r.model for r in res.rows} == {"hr", "bicubic", "esr"}
+
+
+def test_the_identity_is_the_same_on_every_load_and_names_have_no_spaces(tmp_path):
+    # The first load installs the torchvision stand-in (where torchvision cannot be imported); the
+    # second must not then record "torchvision 0.0-srfacebench-standin" as another version.
+    _spandrel()
+    torch.manual_seed(0)
+    path = tmp_path / "my esrgan.pth"
+    _save(_esrgan(4), path)
+    (ref,) = resolve_models("spandrel")
+    a = ref.with_args({"weights": str(path)}).load(4).info
+    b = ref.with_args({"weights": str(path)}).load(4).info
+    assert a.version == b.version and a.name == b.name == "esrgan-my-esrgan"
