@@ -217,6 +217,13 @@ def _markdown_correlations(corr: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _fmt_p(p: float) -> str:
+    """A p-value as text: three digits, and "< 1e-12" below (never a bare 0)."""
+    if math.isnan(p):
+        return ""
+    return "< 1e-12" if p < 1e-12 else f"{p:.3g}"
+
+
 def build_report(
     run_dirs: list[str | Path],
     html_path: str | Path | None,
@@ -256,8 +263,8 @@ def build_report(
             c
             | {
                 "diff": _fmt(c["diff"]),
-                "p_value": f"{c['p_value']:.3g}",
-                "p_holm": "" if math.isnan(c["p_holm"]) else f"{c['p_holm']:.3g}",
+                "p_value": _fmt_p(c["p_value"]),
+                "p_holm": "" if math.isnan(c["p_holm"]) else _fmt_p(c["p_holm"]),
                 "significant": (c["p_holm"] if not math.isnan(c["p_holm"]) else c["p_value"]) < 0.05,
             }
             for c in lb.comparisons.to_dict("records")

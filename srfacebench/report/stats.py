@@ -106,12 +106,17 @@ def bootstrap_clusters(
 
 
 def paired_bootstrap_p(rep_a: np.ndarray, rep_b: np.ndarray) -> float:
-    """Two-sided p of "no difference" from paired replicates (same draws for a and b)."""
+    """Two-sided p of "no difference" from paired replicates (same draws for a and b).
+
+    With B replicates of which k fall on the far side of zero, p = 2(k + 1)/(B + 1) (Davison &
+    Hinkley's convention): never 0, since B replicates cannot resolve a p below about 2/B.
+    """
     diff = np.asarray(rep_a) - np.asarray(rep_b)
     diff = diff[np.isfinite(diff)]
     if diff.size == 0:
         return float("nan")
-    return float(min(1.0, 2 * min(np.mean(diff <= 0), np.mean(diff >= 0))))
+    k = min(int(np.sum(diff <= 0)), int(np.sum(diff >= 0)))
+    return float(min(1.0, 2 * (k + 1) / (diff.size + 1)))
 
 
 def mcnemar_p(correct_a: np.ndarray, correct_b: np.ndarray) -> float:

@@ -55,7 +55,9 @@ def test_mcnemar_by_hand():
 
 
 def test_paired_bootstrap_and_wilcoxon_edges():
-    assert paired_bootstrap_p(np.array([2.0, 3.0, 4.0]), np.array([1.0, 1.0, 1.0])) == 0.0
+    # no replicate on the far side of zero: p = 2·(0 + 1)/(B + 1), by hand, never 0
+    assert paired_bootstrap_p(np.array([2.0, 3.0, 4.0]), np.array([1.0, 1.0, 1.0])) == pytest.approx(2 / 4)
+    assert paired_bootstrap_p(np.arange(1.0, 200.0), np.zeros(199)) == pytest.approx(2 / 200)
     assert paired_bootstrap_p(np.array([1.0, 0.0]), np.array([0.0, 1.0])) == 1.0
     assert wilcoxon_p(np.ones(5), np.ones(5)) == 1.0
     assert percentile_ci(np.arange(1001.0)) == pytest.approx((25.0, 975.0))
