@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .config import RunConfig
-from .conformance import check_info, model_identity, probe_embedder, probe_resolver
+from .conformance import model_identity, probe_embedder, probe_resolver
 from .data.chips import CHIP_STORE, AlignedSet, default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet, without_images
 from .data.landmarks import chip_landmarks
@@ -131,12 +131,11 @@ def _load_variants(
         loaded[scale] = []
         for ref in plan.refs:
             model = ref.load(scale, cfg.device)
-            check_info(model, scale)  # a ModelInfo, named, declaring this scale if it declares any
+            rep = probe_resolver(model, scale, cfg.device)  # checks its ModelInfo first (conformance.check_info)
             if model.info.name == HR:
                 raise ModelError(
                     f"model {ref.spec!r} is named {HR!r}, the HR upper bound's name; rename it in its ModelInfo"
                 )
-            rep = probe_resolver(model, scale, cfg.device)
             probes[f"{model.info.name}@x{scale}"] = rep.to_dict()
             soft = rep.soft_failures()
             if soft and not cfg.lenient:

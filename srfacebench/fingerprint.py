@@ -38,7 +38,7 @@ import torch
 
 from .io import atomic_write_bytes, sha256_file
 
-__all__ = ["FR_TOL", "SR_TOL", "args_identity", "fr_fingerprint", "sr_fingerprint", "verify_cache_folder"]
+__all__ = ["FR_TOL", "SR_TOL", "args_identity", "sr_fingerprint", "verify_cache_folder"]
 
 SR_TOL = 0.5 / 255
 FR_TOL = 1e-3  # relative to the largest |component| of the stored embeddings
@@ -75,15 +75,6 @@ def _probe_chips(size: int = 160) -> torch.Tensor:
             )  # the face, as deep funneling centres it
             imgs.append(np.asarray(im.crop(box).resize((size, size), Image.BICUBIC), np.float32) / 255)
     return torch.from_numpy(np.stack(imgs)).permute(0, 3, 1, 2).contiguous()
-
-
-def fr_fingerprint(net: torch.nn.Module, device: str = "cpu", layout: bool = False) -> np.ndarray:
-    """The network's embeddings of two face chips shipped in the package (float32, 2×dim);
-    networks with a face layout of their own get fixed landmarks, so their warp is covered.
-    (The engine takes it from :func:`srfacebench.conformance.probe_embedder`, which runs the same batch.)"""
-    from .conformance import probe_embedder
-
-    return probe_embedder(net, device, layout)[1]
 
 
 def _differs(kind: str, stored: np.ndarray, current: np.ndarray) -> str | None:

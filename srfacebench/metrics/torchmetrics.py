@@ -84,10 +84,15 @@ class _Mean(_Base):  # type: ignore[misc, valid-type]
         return sr / self.data_range, hr / self.data_range
 
     @torch.no_grad()
-    def update(self, sr: torch.Tensor, hr: torch.Tensor) -> None:
+    def _add(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        """Accumulate one batch's per-image values; returns them."""
         v = self._values(*self._checked(sr, hr.to(sr.device))).double()
         self.total = self.total + v.sum().to(self.total.device)
         self.count = self.count + v.numel()
+        return v
+
+    def update(self, sr: torch.Tensor, hr: torch.Tensor) -> None:
+        self._add(sr, hr)
 
     def compute(self) -> torch.Tensor:
         if int(self.count) == 0:
@@ -102,11 +107,7 @@ class _Mean(_Base):  # type: ignore[misc, valid-type]
 
         def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
             """Update with a batch and return that batch's value (like ``Metric.forward``)."""
-            with torch.no_grad():
-                v = self._values(*self._checked(sr, hr.to(sr.device))).double()
-            self.total = self.total + v.sum().to(self.total.device)
-            self.count = self.count + v.numel()
-            return v.mean()
+            return self._add(sr, hr).mean()
 
 
 def _crop(scale: int | None, crop_border: int | None, name: str) -> int:
