@@ -15,14 +15,13 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from ._lazy import torch
 
-__all__ = ["Degradation", "bicubic_downsample", "bicubic_upsample", "imresize", "imresize_weights"]
+__all__ = ["bicubic_downsample", "bicubic_upsample", "imresize", "imresize_weights"]
 
 
 def _cubic(x: np.ndarray) -> np.ndarray:
@@ -92,22 +91,3 @@ def bicubic_upsample(lr: torch.Tensor, scale: int) -> torch.Tensor:
     _check_scale(scale)
     h, w = lr.shape[-2:]
     return imresize(lr, (h * scale, w * scale))
-
-
-@dataclass(frozen=True)
-class Degradation:
-    """I_LR = D(I_HR, scale): bicubic down-sampling with anti-aliasing, clamped to [0, 1]."""
-
-    scale: int
-    kind: str = "bicubic-matlab"
-
-    def __post_init__(self) -> None:
-        _check_scale(self.scale)
-        if self.kind != "bicubic-matlab":
-            raise ValueError(f"unknown degradation {self.kind!r}; known: 'bicubic-matlab'")
-
-    def __call__(self, hr: torch.Tensor) -> torch.Tensor:
-        return bicubic_downsample(hr, self.scale).clamp_(0.0, 1.0)
-
-    def describe(self) -> dict[str, object]:
-        return {"kind": self.kind, "scale": self.scale, "clamp": [0.0, 1.0]}

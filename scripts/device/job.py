@@ -101,7 +101,8 @@ def score(payload: Path, out: Path, device: str) -> dict:
     import torch
 
     from srfacebench.data.pack import unpack_chips
-    from srfacebench.degrade import Degradation, bicubic_upsample
+    from srfacebench.degradations import parse_degradation
+    from srfacebench.degrade import bicubic_upsample
     from srfacebench.embedders.dlib_resnet import DlibResNet29
     from srfacebench.losses import fr_distance
     from srfacebench.metrics.image import psnr_ssim_y
@@ -120,7 +121,7 @@ def score(payload: Path, out: Path, device: str) -> dict:
     hr_emb = embed(hr)
     results = {"hr": _verif(hr_emb, pairs, pair_distances, verification_metrics)}
     for scale in (4, 8):
-        lr = Degradation(scale)(hr)
+        lr = parse_degradation(f"bicubic:{scale}")(hr)
         models = {"bicubic": lambda x, s=scale: bicubic_upsample(x, s).clamp(0, 1)}
         for variant in ("vanilla", "fr"):
             path = out / f"train-x{scale}" / f"srresnet-{variant}-x{scale}.safetensors"

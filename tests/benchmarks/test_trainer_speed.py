@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from srfacebench.degrade import Degradation
+from srfacebench.degradations import parse_degradation
 from srfacebench.reference_models.srresnet import SRResNet
 from srfacebench.train import TrainConfig, _batch, make_optimizer, train_step
 
@@ -35,7 +35,7 @@ def test_bare_model_step(benchmark, chips, scale):
     model = SRResNet(scale).to(DEVICE).train()
     opt = make_optimizer(model, 1e-4, DEVICE)
     hr = _batch(chips, cfg, 0, 96)
-    lr = Degradation(scale)(hr)
+    lr = parse_degradation(f"bicubic:{scale}")(hr)
 
     def run():
         for _ in range(STEPS):
@@ -54,7 +54,7 @@ def test_trainer_step(benchmark, chips, scale):
     cfg = TrainConfig(data_root="", out="", scale=scale, batch_size=16, patch=96, device=DEVICE)
     model = SRResNet(scale).to(DEVICE).train()
     opt = make_optimizer(model, 1e-4, DEVICE)
-    degrade = Degradation(scale)
+    degrade = parse_degradation(f"bicubic:{scale}")
     step = iter(range(10**9))
 
     def run():

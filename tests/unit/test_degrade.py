@@ -5,7 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from srfacebench.degrade import Degradation, bicubic_downsample, bicubic_upsample, imresize_weights
+from srfacebench.degradations import parse_degradation
+from srfacebench.degrade import bicubic_downsample, bicubic_upsample, imresize_weights
 
 
 def keys_cubic(t: float) -> float:
@@ -72,6 +73,6 @@ def test_shapes_and_errors():
     with pytest.raises(ValueError, match="150×150 is not divisible by scale 4"):
         bicubic_downsample(torch.rand(1, 3, 150, 150), 4)
     with pytest.raises(ValueError, match="positive integer"):
-        Degradation(0)
-    lr = Degradation(4)(x)
+        bicubic_downsample(x, 0)
+    lr = parse_degradation("bicubic:4")(x)
     assert lr.min() >= 0 and lr.max() <= 1
