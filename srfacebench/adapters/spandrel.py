@@ -27,9 +27,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from srfacebench import ModelInfo
 from srfacebench.degrade import bicubic_upsample
 from srfacebench.errors import ModelError
+from srfacebench.resolver import ModelInfo
 
 __all__ = ["load", "torchvision_standin"]
 
@@ -119,6 +119,23 @@ class SpandrelResolver:
         return self.descriptor(up).clamp(0, 1)
 
 
+def _short_load_error(e: Exception) -> str:
+    """torch's state-dict errors list every mismatched tensor (kilobytes); one line names the first."""
+    text = str(e)
+    mismatches = [line.strip() for line in text.splitlines() if line.strip().startswith("size mismatch for")]
+    if mismatches:
+        arch = text.split("loading state_dict for ", 1)[-1].split(":", 1)[0] if "state_dict for" in text else "it"
+        first = mismatches[0].removeprefix("size mismatch for ").replace("copying a param with shape torch.Size", "")
+        first = first.replace(" from checkpoint, the shape in current model is torch.Size", " in the file, expected ")
+        more = f" (and {len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
+        return (
+            f"spandrel detected {arch} but {len(mismatches)} tensor(s) do not fit it; first: {first}{more} — "
+            "the file is truncated, edited or of a variant spandrel does not know"
+        )
+    first_line = text.strip().splitlines()[0] if text.strip() else type(e).__name__
+    return f"spandrel could not load this state dict: {first_line[:300]}"
+
+
 def load(scale: int, device: str = "cpu", weights: str = "", name: str = "") -> SpandrelResolver:
     """``weights``: a state-dict file spandrel can detect; ``name``: the model's name in results
     (default ``<architecture>-<file stem>``)."""
@@ -138,6 +155,8 @@ def load(scale: int, device: str = "cpu", weights: str = "", name: str = "") -> 
         desc = spandrel.ModelLoader(torch.device(device)).load_from_state_dict(spandrel.canonicalize_state_dict(state))
     except spandrel.UnsupportedModelError:
         raise ModelError(f"{path}: spandrel recognises no architecture in this state dict") from None
+    except (RuntimeError, KeyError, ValueError) as e:  # detected, but the tensors do not fit it
+        raise ModelError(f"{path}: {_short_load_error(e)}") from None
     if not isinstance(desc, spandrel.ImageModelDescriptor) or desc.input_channels != 3 or desc.output_channels != 3:
         raise ModelError(f"{path}: {desc.architecture.name} is not an RGB image-to-image model")
     if desc.scale not in (1, scale):

@@ -112,3 +112,20 @@ def test_the_identity_is_the_same_on_every_load_and_names_have_no_spaces(tmp_pat
     a = ref.with_args({"weights": str(path)}).load(4).info
     b = ref.with_args({"weights": str(path)}).load(4).info
     assert a.version == b.version and a.name == b.name == "esrgan-my-esrgan"
+
+
+def test_a_size_mismatched_checkpoint_gets_one_short_line(tmp_path):
+    _spandrel()
+    torch.manual_seed(0)
+    state = {k: v.clone() for k, v in _esrgan(4).state_dict().items()}
+    bad = [k for k in state if k.endswith("conv2.0.weight")][:2]
+    for k in bad:  # detection reads the first conv; these two no longer fit the detected network
+        state[k] = torch.zeros(state[k].shape[0] + 2, *state[k].shape[1:])
+    path = tmp_path / "edited.pth"
+    torch.save(state, path)
+    (ref,) = resolve_models("spandrel")
+    with pytest.raises(ModelError) as e:
+        ref.with_args({"weights": str(path)}).load(4)
+    msg = str(e.value)
+    assert "\n" not in msg and len(msg) < 400 and str(path) in msg
+    assert f"2 tensor(s) do not fit it; first: {bad[0]}" in msg and "(and 1 more)" in msg
