@@ -13,9 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .errors import ConfigError, DataError, ModelError, ProtocolError, SrfacebenchError
-
-__version__ = "0.2.0"
 
 _LAZY = {
     "ModelInfo": ".resolver",

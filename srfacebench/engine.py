@@ -27,21 +27,21 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import __version__
+from ._version import __version__
 from .config import RunConfig
 from .conformance import model_identity, probe_embedder, probe_resolver
 from .data.chips import CHIP_STORE, AlignedSet, default_cache_dir, ensure_aligned
-from .data.faceset import FaceSet, without_images
+from .data.faceset import FaceSet
 from .data.landmarks import chip_landmarks
-from .errors import ConfigError, DataError, ModelError, SrfacebenchError
+from .errors import ConfigError, ModelError, SrfacebenchError
 from .fingerprint import args_identity, sr_fingerprint, verify_cache_folder
 from .io import RunLock, atomic_write_text
-from .plan import Plan, _check_identification_size, cache_keys, load_dataset, make_plan
+from .plan import Plan, cache_keys, load_dataset, make_plan
 from .protocols import Protocol
 from .registry import HR, load_embedder
 from .results import RunResult
 from .streaming import Embedder, StreamCounts, Variant, stream_pool
-from .tasks import IMAGES_HEADER, PAIRS_HEADER, PROBES_HEADER, csv_text, score_task
+from .tasks import TaskOutput, csv_text, intrinsic_task, merge_items, score_protocol
 
 __all__ = ["evaluate", "execute", "load_dataset", "run"]
 
@@ -189,7 +189,7 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
     result = RunResult()
     timings: dict[str, float] = {}
     align_counts: dict[str, dict[str, int]] = {}
-    rows: dict[str, list[list[Any]]] = {"pairs.csv": [], "probes.csv": [], "images.csv": []}
+    scored: list[TaskOutput] = []
     counts = counts if counts is not None else StreamCounts()
     first_aligned: AlignedSet | None = None
     for pool in plan.pools:
@@ -232,22 +232,20 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
             labels = set(plan.per_protocol[protocol.name])
             pvars = [v for v in pool_variants if v.is_hr or v.degradation in labels]
             for name, emb in embedders.items():
-                task = score_task(
+                task = score_protocol(
                     protocol, faceset, index, pvars, {v.id: embs[(v.id, name)] for v in pvars}, iqs, name,
                     emb.distance, cfg.device,
                 )  # fmt: skip
                 result.rows.extend(task.rows)
                 result.details.extend(task.details)
-                rows["pairs.csv"] += task.pairs
-                rows["probes.csv"] += task.probes
-                rows["images.csv"] += task.images
+                scored.append(task)
     written = []
-    for fname, header in (("pairs.csv", PAIRS_HEADER), ("probes.csv", PROBES_HEADER), ("images.csv", IMAGES_HEADER)):
-        if rows[fname]:
-            atomic_write_text(out / fname, csv_text(header, rows[fname]))
-            written.append(fname)
-        else:  # a reused folder must not show an earlier run's per-item file beside this run's results
-            (out / fname).unlink(missing_ok=True)
+    items = merge_items(scored)
+    for fname, (header, item_rows) in items.items():
+        atomic_write_text(out / fname, csv_text(header, item_rows))
+        written.append(fname)
+    for fname in _earlier_item_files(out, items):  # a reused folder must not show an earlier run's per-item file
+        (out / fname).unlink(missing_ok=True)
     timings["total"] = time.perf_counter() - t_start
     for pool_name, a in align_counts.items():
         if a["fallback_in_pool"]:
@@ -290,41 +288,33 @@ def _excluding_fallback(
     protocol: Protocol, faceset: FaceSet, index: np.ndarray, fallback: list[str], notes: list[str]
 ) -> tuple[Protocol, FaceSet, np.ndarray]:
     """The protocol's set without the images aligned by the fallback box, when it asks for that
-    (``[alignment] exclude_fallback``), checked before any work: a verification fold left without
-    pairs, or an identification set too small, is an error naming why; identities left with a
-    single image are dropped with it (a probe whose mate was excluded would count as a miss)."""
+    (``[alignment] exclude_fallback``), checked by its task before any work
+    (:meth:`srfacebench.tasks.Task.exclude`)."""
     if not (protocol.exclude_fallback and fallback):
         return protocol, faceset, index
     n_before = len(faceset)
-    folds = set() if faceset.pairs is None else {int(f) for f in np.unique(faceset.pairs.fold)}
-    faceset, kept = without_images(faceset, set(fallback))
-    index = index[kept]
-    if faceset.pairs is not None and protocol.task == "verification":
-        empty = sorted(folds - {int(f) for f in np.unique(faceset.pairs.fold)})
-        if empty or not len(faceset.pairs.same) or faceset.pairs.same.all() or not faceset.pairs.same.any():
-            raise DataError(
-                f"protocol {protocol.name!r}: excluding the {n_before - len(faceset)} images without a detected "
-                f"face ([alignment] exclude_fallback) leaves "
-                + (f"fold(s) {', '.join(str(f + 1) for f in empty)} without pairs" if empty else "one class of pairs")
-                + "; k-fold verification cannot be scored — keep them (exclude_fallback = false) or fix the images"
-            )
-    if protocol.task == "identification":
-        labels, counts = np.unique(faceset.labels, return_counts=True)
-        single = set(labels[counts < 2].tolist())
-        if single:
-            faceset, kept = without_images(
-                faceset, {p for p, lab in zip(faceset.paths, faceset.labels, strict=True) if int(lab) in single}
-            )
-            index = index[kept]
-            notes.append(
-                f"{protocol.name}: {len(single)} identities left with one image by exclude_fallback dropped with it"
-            )
-        _check_identification_size(protocol, faceset, Path(faceset.root), None)
+    faceset, kept, task_notes = protocol.task_object.exclude(protocol, faceset, set(fallback))
+    notes += task_notes
     notes.append(
         f"{protocol.name}: {n_before - len(faceset)} images without a detected face excluded "
         "([alignment] exclude_fallback), with the pairs or probes that used them"
     )
-    return protocol, faceset, index
+    return protocol, faceset, index[kept]
+
+
+def _earlier_item_files(out: Path, written: dict[str, Any]) -> list[str]:
+    """Per-item CSVs in ``out`` that this run did not write: those of every known task, and any
+    an earlier run recorded in its results.json."""
+    from .tasks import TASKS, get_task
+
+    names = {intrinsic_task().items_file} | {get_task(n).items_file for n in TASKS.names()}
+    try:
+        earlier = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        names |= {str(f) for f in earlier.get("provenance", {}).get("files", []) if isinstance(f, str)}
+    except (OSError, ValueError):
+        pass
+    names = {n for n in names if n and Path(n).name == n and n.endswith(".csv") and not n.startswith("results")}
+    return sorted(n for n in names if n not in written and (out / n).is_file())
 
 
 def _verify_cache(
@@ -383,7 +373,8 @@ def _provenance(
         "limit": cfg.limit,
         "subset": None
         if cfg.limit is None
-        else (f"--limit {cfg.limit}: at most {cfg.limit} pairs per fold (verification) or identities (identification)"),
+        else f"--limit {cfg.limit}: at most {cfg.limit} "
+        + " or ".join(dict.fromkeys(f"{p.task_object.limit_caps} ({p.task})" for p in plan.protocols)),
         "limit_pairs_per_fold": cfg.limit,
         "batch_size": cfg.batch_size,
         "workers": cfg.workers,
@@ -397,21 +388,18 @@ def _provenance(
         "timings_s": timings,
         "files": written,
         "conventions": {
-            "verification": "threshold = best-accuracy midpoint on the other folds (ties: smallest); "
-            "std over folds ddof=0; EER linearly interpolated on the ROC; TAR@FAR without interpolation; "
-            "cosine FR networks: distance between L2-normalised embeddings",
-            "identification": "leave-one-out kNN (FAISS L2; cosine networks on L2-normalised embeddings), self "
-            "excluded by index; majority vote, ties to the label ranked first; rank = first same-identity "
-            "neighbour; FNIR@FPIR with a seeded half/half enrolled split, first image of each enrolled identity "
-            "in the gallery",
-            "intrinsic": "PSNR/SSIM on BT.601 Y in float64, crop border = scale, SSIM 11x11 Gaussian sigma 1.5 "
-            "valid region; mean and std (ddof=0) over images; not reported for HR (PSNR would be inf); FR loss "
-            "on L2-normalised embeddings for cosine networks",
+            **_conventions(plan),
             "sr_output": "values within 0.25 outside [0, 1] clamped (counted in work.clamped_values); "
             "beyond that an error",
             "degradation": "each operation's output clamped to [0, 1]; noise seeded per image path",
         },
     }
+
+
+def _conventions(plan: Plan) -> dict[str, str]:
+    """How each task of the run computes its numbers, as the task states it."""
+    tasks = [p.task_object for p in plan.protocols] + [intrinsic_task()]
+    return {t.name: t.convention for t in tasks if t.convention}
 
 
 def run(config: RunConfig, plan: Plan | None = None) -> RunResult:

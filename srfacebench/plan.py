@@ -52,27 +52,11 @@ def _subset_identities(fs: FaceSet, n: int) -> FaceSet:
     )
 
 
-def _check_identification_size(protocol: Protocol, fs: FaceSet, root: Path, limit: int | None) -> None:
-    """Refuse, before any work, a set too small for what the protocol asks of it."""
-    spec = protocol.identification
-    n_ids, n = len(set(int(x) for x in fs.labels)), len(fs.paths)
-    why = f" (after --limit {limit})" if limit is not None else ""
-    if spec.fpir and n_ids < 4:
-        raise DataError(
-            f"protocol {protocol.name!r}: {n_ids} identities in {root}{why}; open-set FNIR@FPIR enrols half of "
-            "the identities and searches with the other half, which needs at least 4 (use --limit 4 or more)"
-        )
-    if max(spec.ks) >= n:
-        raise DataError(
-            f"protocol {protocol.name!r}: {n} images in {root}{why}, too few for the {max(spec.ks)}-nearest-"
-            "neighbour vote ([identification] ks); use more identities"
-        )
-
-
 def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) -> FaceSet:
     """The FaceSet a protocol names, read with its loader and checked against its checksums.
 
-    ``limit`` caps pairs per fold (verification) or identities (identification).
+    ``limit`` caps pairs per fold (pair loaders) or identities (labelled loaders); the protocol's
+    task then checks the set can be scored (:meth:`srfacebench.tasks.Task.check`).
     """
     ds = protocol.dataset
     for key, value in [("root", ds.root), *((k, v) for k, v in ds.options.items() if isinstance(v, str))]:
@@ -107,17 +91,10 @@ def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) 
             raise DataError(
                 f"{root / fname}: SHA-256 {found} differs from the {expected} that protocol {protocol.name!r} expects"
             )
-    if limit is not None and protocol.task == "identification":
+    if limit is not None and ds.loader != "lfw-pairs":
         faceset = _subset_identities(faceset, limit)
-    if protocol.task == "identification":
-        _check_identification_size(protocol, faceset, root, limit)
-    if protocol.task == "verification" and faceset.pairs is not None:
-        n_folds = len(set(faceset.pairs.fold.tolist()))
-        if n_folds < 2:
-            raise DataError(
-                f"{root / opts.get('pairs', 'pairs.txt')}: {n_folds} fold; k-fold verification chooses each fold's "
-                "threshold on the other folds and needs at least 2"
-            )
+    why = f" (after --limit {limit})" if limit is not None else ""
+    protocol.task_object.check(protocol, faceset, f"protocol {protocol.name!r}{why}")
     return faceset
 
 

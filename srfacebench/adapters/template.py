@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from srfacebench import ModelInfo
+from srfacebench.resolver import ModelInfo
 
 
 class NearestUpscaler:

@@ -16,19 +16,18 @@ from typing import Any
 
 from ..degradations import DegradationError, expand_specs
 from ..errors import ProtocolError
-from ..metrics.catalogue import task_metrics
+from ..tasks import Task, get_task, intrinsic_task
 
-__all__ = ["DatasetSpec", "IdentificationSpec", "MetricSpec", "Protocol", "available_protocols", "load_protocol"]
+__all__ = ["DatasetSpec", "MetricSpec", "Protocol", "available_protocols", "load_protocol"]
 
-_TASKS = ("verification", "identification")
 _LOADERS = {
-    # loader -> (options it accepts, tasks it serves)
-    "lfw-pairs": ({"images", "pairs"}, ("verification",)),
+    # loader -> (options it accepts, what it provides: "pairs" and/or "labels"); a task needs a subset
+    "lfw-pairs": ({"images", "pairs"}, {"pairs"}),
     "celeba": (
         {"images", "identities_file", "partition_file", "split", "images_per_identity", "min_images", "max_images"},
-        ("identification",),
+        {"labels"},
     ),
-    "identity-folder": ({"images", "images_per_identity", "min_images", "max_images"}, ("identification",)),
+    "identity-folder": ({"images", "images_per_identity", "min_images", "max_images"}, {"labels"}),
 }
 
 
@@ -50,14 +49,6 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
-class IdentificationSpec:
-    ks: tuple[int, ...] = (1, 5, 10)
-    max_rank: int = 50
-    fpir: tuple[float, ...] = (0.1, 0.01)
-    seed: int = 0
-
-
-@dataclass(frozen=True)
 class Protocol:
     name: str
     version: str
@@ -68,7 +59,7 @@ class Protocol:
     align_size: int = 160
     align_padding: float = 0.25
     exclude_fallback: bool = False
-    identification: IdentificationSpec = field(default_factory=IdentificationSpec)
+    options: Any = None  # the task's options (its TOML table, parsed by the task)
     degradations: tuple[str, ...] = ()
     description: str = ""
     citation: str = ""
@@ -80,14 +71,18 @@ class Protocol:
                 return m
         raise KeyError(name)
 
+    @property
+    def task_object(self) -> Task:
+        return get_task(self.task, self.source)
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        task = self.task_object
+        out = {
             "name": self.name,
             "version": self.version,
             "task": self.task,
             "main_score": self.main_score,
             "dataset": {**self.dataset.__dict__},
-            "identification": {**self.identification.__dict__} if self.task == "identification" else None,
             "metrics": {m.name: {"higher_is_better": m.higher_is_better} for m in self.metrics},
             "alignment": {
                 "size": self.align_size,
@@ -97,6 +92,11 @@ class Protocol:
             "degradations": list(self.degradations),
             "source": self.source,
         }
+        if task.options_section is not None:
+            out[task.options_section] = task.options_dict(self.options)
+        elif self.task != "identification":
+            out["identification"] = None  # as results.json has always recorded for other tasks
+        return out
 
 
 def _require(d: dict[str, Any], key: str, where: str, typ: type | tuple[type, ...] = str) -> Any:
@@ -113,7 +113,6 @@ _SCHEMA: dict[str, set[str] | None] = {
     "degradations": None,
     "dataset": {"name", "loader", "root", "checksums"} | set().union(*(a for a, _ in _LOADERS.values())),
     "alignment": {"size", "padding", "exclude_fallback"},
-    "identification": {"ks", "max_rank", "fpir", "seed"},
     "metrics": None,
 }  # fmt: skip
 
@@ -124,11 +123,14 @@ def _unknown_key(key: str, known: Any, where: str) -> ProtocolError:
     return ProtocolError(f"{where}: unknown key {key!r}{hint}; known: {', '.join(sorted(known))}")
 
 
-def _check_schema(raw: dict[str, Any], source: str) -> None:
+def _check_schema(raw: dict[str, Any], source: str, task: Task) -> None:
+    schema = dict(_SCHEMA)
+    if task.options_section is not None:
+        schema[task.options_section] = set(task.option_keys)
     for key, value in raw.items():
-        if key not in _SCHEMA:
-            raise _unknown_key(key, _SCHEMA, source)
-        sub = _SCHEMA[key]
+        if key not in schema:
+            raise _unknown_key(key, schema, source)
+        sub = schema[key]
         if sub is not None:
             if not isinstance(value, dict):
                 raise ProtocolError(f"{source}: [{key}] must be a table")
@@ -154,18 +156,20 @@ def parse_protocol(text: str, source: str) -> Protocol:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ProtocolError(f"{source}: invalid TOML: {e}") from None
-    _check_schema(raw, source)
-    name = _require(raw, "name", source)
     task = _require(raw, "task", source)
-    if task not in _TASKS:
-        raise ProtocolError(f"{source}: unknown task {task!r}; known: {', '.join(_TASKS)}")
+    task_obj = get_task(task, source)
+    _check_schema(raw, source, task_obj)
+    name = _require(raw, "name", source)
     ds = _require(raw, "dataset", source, dict)
     loader = _require(ds, "loader", f"{source} [dataset]")
     if loader not in _LOADERS:
         raise ProtocolError(f"{source}: unknown dataset loader {loader!r}; known: {', '.join(_LOADERS)}")
-    accepted, tasks = _LOADERS[loader]
-    if task not in tasks:
-        raise ProtocolError(f"{source}: dataset loader {loader!r} cannot serve task {task!r}")
+    accepted, provides = _LOADERS[loader]
+    if not task_obj.needs <= provides:
+        raise ProtocolError(
+            f"{source}: dataset loader {loader!r} cannot serve task {task!r} (it needs "
+            f"{', '.join(sorted(task_obj.needs))}; the loader gives {', '.join(sorted(provides))})"
+        )
     options = {k: v for k, v in ds.items() if k not in ("name", "loader", "root", "checksums")}
     ds_name = ds.get("name")
     if isinstance(ds_name, str) and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", ds_name):
@@ -174,27 +178,17 @@ def parse_protocol(text: str, source: str) -> Protocol:
         v = options.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
             raise ProtocolError(f"{source}: [dataset] {key} must be a positive integer, got {v!r}")
-    if task == "identification" and options.get("min_images", 2) < 2:
+    if "labels" in task_obj.needs and options.get("min_images", 2) < 2:
         raise ProtocolError(
             f"{source}: [dataset] min_images = {options['min_images']}: an identity with one image has no match "
-            "to find; identification needs at least 2"
+            f"to find; {task} needs at least 2"
         )
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise ProtocolError(f"{source}: [dataset] keys {unknown} not understood by loader {loader!r}")
-    ident = raw.get("identification", {})
-    try:
-        ident_spec = IdentificationSpec(
-            ks=tuple(_positive_int(k, "[identification] ks", source) for k in ident.get("ks", (1, 5, 10))),
-            max_rank=_positive_int(ident.get("max_rank", 50), "[identification] max_rank", source),
-            fpir=tuple(float(f) for f in ident.get("fpir", (0.1, 0.01))),
-            seed=int(ident.get("seed", 0)),
-        )
-    except (TypeError, ValueError) as e:
-        raise ProtocolError(f"{source}: invalid [identification] section: {e}") from None
-    if any(not 0 < f < 1 for f in ident_spec.fpir):
-        raise ProtocolError(f"{source}: [identification] fpir values must be in (0, 1), got {list(ident_spec.fpir)}")
-    catalogue = task_metrics(task, ident_spec.ks, ident_spec.fpir)
+    section = task_obj.options_section
+    task_options = task_obj.parse_options(raw.get(section, {}) if section else {}, source)
+    catalogue = {**task_obj.metrics(task_options), **intrinsic_task().metrics(None)}
     metrics_raw = _require(raw, "metrics", source, dict)
     metrics = []
     for k, v in metrics_raw.items():
@@ -235,7 +229,7 @@ def parse_protocol(text: str, source: str) -> Protocol:
             options=options,
             checksums=dict(ds.get("checksums", {})),
         ),
-        identification=ident_spec,
+        options=task_options,
         metrics=tuple(metrics),
         degradations=tuple(degradations),
         align_size=size,

@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from srfacebench import ModelInfo
 from srfacebench.errors import ModelError
+from srfacebench.resolver import ModelInfo
 
 __all__ = ["MODELS", "SRResNet", "load_variant", "weights_path"]
 

@@ -21,8 +21,9 @@ from ..errors import DataError
 from ..io import atomic_write_text
 from ..registry import HR
 from ..results import v1_degradation
+from ..tasks import ItemView
 from .leaderboard import Leaderboard, build_leaderboard
-from .plots import bar_plot, cmc_plot, roc_plot, severity_plot
+from .plots import bar_plot, curves_plot, severity_plot
 from .runs import RunSet, load_runs
 
 __all__ = ["Leaderboard", "RunSet", "build_leaderboard", "build_report", "load_runs"]
@@ -71,24 +72,38 @@ def _face_grids(runs: RunSet) -> list[dict[str, Any]]:
     return out
 
 
+def _item_view(runs: RunSet, protocol: str, embedder: str, task: Any) -> ItemView:
+    """What a task's curves are drawn from: per variant, the per-item rows and the detail of the
+    run that stands for it."""
+    items = {}
+    frame = runs.item_frame(task.items_file)
+    if not frame.empty:
+        sub = frame[(frame.protocol == protocol) & (frame.embedder == embedder)]
+        for (model, deg), g in sub.groupby(["model", "degradation"], sort=False):
+            items[(model, deg)] = g[g.run == runs.source(protocol, model, deg, embedder)]
+    details = {
+        (d["model"], d["degradation"]): d
+        for d in runs.details
+        if d.get("protocol") == protocol and d.get("embedder") == embedder
+        and runs.source(protocol, d["model"], d["degradation"], embedder) == d["run"]
+    }  # fmt: skip
+    return ItemView(protocol, embedder, runs.options(protocol, task), items, details)
+
+
 def _figures(runs: RunSet, lb: Leaderboard) -> list[dict[str, Any]]:
     sections = []
     res = runs.results
     for p in dict.fromkeys(res.protocol):
-        task = runs.protocols[p].get("task")
         for emb in dict.fromkeys(res[res.protocol == p].embedder):
             sub = res[(res.protocol == p) & (res.embedder == emb)]
             degs = [d for d in dict.fromkeys(sub.degradation) if d != "none"]
-            imgs: list[str | None] = []
-            if task == "identification":
-                for d in degs:
-                    imgs += [cmc_plot(runs, p, emb, d, include_lr=True), cmc_plot(runs, p, emb, d, include_lr=False)]
-                title = f"{p} ({emb}): CMC curves"
-            else:
-                imgs += [roc_plot(runs, p, emb, d) for d in degs]
-                title = f"{p} ({emb}): ROC curves"
-            if any(imgs):
-                sections.append({"title": title, "images": [i for i in imgs if i]})
+            for task in runs.tasks(p):
+                view = _item_view(runs, p, emb, task)
+                curves = [c for d in degs for c in task.curves(view, d)]
+                if curves:
+                    kinds = ", ".join(dict.fromkeys(c.title.split(": ", 1)[-1].split(",")[0] for c in curves))
+                    sections.append({"title": f"{p} ({emb}): {kinds} curves",
+                                     "images": [curves_plot(c) for c in curves]})  # fmt: skip
             main = runs.protocols[p]["main_score"]
             curves = [
                 severity_plot(lb.metrics, p, m, emb, fam, pts)

@@ -11,20 +11,13 @@ import pandas as pd
 
 from ..errors import DataError
 from ..registry import HR
+from ..tasks import INTRINSIC
 from .correlation import CORRELATION_COLUMNS, rank_correlations
 from .runs import VARIANT, RunSet
-from .stats import (
-    bootstrap_clusters,
-    bootstrap_verification,
-    mcnemar_p,
-    paired_bootstrap_p,
-    wilcoxon_p,
-)
 
 __all__ = ["Leaderboard", "build_leaderboard"]
 
 BICUBIC = "bicubic"
-INTRINSIC = ("psnr_y", "ssim_y", "fr_loss")
 
 
 @dataclass
@@ -56,25 +49,13 @@ def _variant_frames(df: pd.DataFrame, runs: RunSet, protocol: str) -> dict[Key, 
 
 
 def _replicates(runs: RunSet, protocol: str, n_boot: int, seed: int) -> dict[Key, dict[str, np.ndarray]]:
-    """Bootstrap replicates per variant and metric (the same draws for every variant)."""
+    """Bootstrap replicates per variant and metric, by the protocol's tasks (the same draws for
+    every variant)."""
     reps: dict[Key, dict[str, np.ndarray]] = {}
-    for key, g in _variant_frames(runs.pairs, runs, protocol).items():
-        g = g.sort_values("pair")
-        res = bootstrap_verification(
-            g.distance.to_numpy(float), g.label.to_numpy(int) == 1, g.fold.to_numpy(int), n_boot, seed, protocol
-        )
-        reps.setdefault(key, {}).update(res.replicates)
-    for key, g in _variant_frames(runs.probes, runs, protocol).items():
-        g = g.sort_values("probe")
-        ranks = g["rank"].to_numpy(int)
-        values = {f"rank{k}": (ranks >= 1) & (ranks <= k) for k in (1, 5, 10)}
-        values |= {f"knn{k}_accuracy": (g[f"knn{k}"] == g.identity).to_numpy() for k in (1, 5, 10)}
-        res = bootstrap_clusters(values, g.identity.to_numpy(), n_boot, seed, protocol)
-        reps.setdefault(key, {}).update(res.replicates)
-    for key, g in _variant_frames(runs.images, runs, protocol).items():
-        values = {m: g[m].to_numpy(float) for m in INTRINSIC}
-        res = bootstrap_clusters(values, np.arange(len(g)), n_boot, seed, protocol + "/images")
-        reps.setdefault(key, {}).update(res.replicates)
+    for task in runs.tasks(protocol):
+        opts = runs.options(protocol, task)
+        for key, g in _variant_frames(runs.item_frame(task.items_file), runs, protocol).items():
+            reps.setdefault(key, {}).update(task.replicates(g, opts, n_boot, seed, protocol + task.bootstrap_tag))
     return reps
 
 
@@ -97,14 +78,14 @@ def holm(p_values: list[float]) -> list[float]:
 
 
 def _comparisons(runs: RunSet, protocol: str, reps: dict) -> list[dict]:
-    """Each model against bicubic, and every two models, under each (FR network, degradation)."""
+    """Each model against bicubic, and every two models, under each (FR network, degradation),
+    by each of the protocol's tasks' paired tests. A metric that does not depend on the FR network
+    (PSNR, SSIM) is tested once per degradation, not once per network."""
     rows: list[dict] = []
     res = runs.results[runs.results.protocol == protocol]
-    probes = _variant_frames(runs.probes, runs, protocol)
-    images = _variant_frames(runs.images, runs, protocol)
+    frames = {t.name: _variant_frames(runs.item_frame(t.items_file), runs, protocol) for t in runs.tasks(protocol)}
     values = {(r.model, r.degradation, r.embedder, r.metric): float(r.value) for r in res.itertuples()}
-    image_tests: set[tuple[str, str, str, str]] = set()
-
+    done: set[tuple[str, str, str, str]] = set()
     for (emb, deg), g in res[res.model != HR].groupby(["embedder", "degradation"], sort=False):
         scale = int(g.scale.iloc[0])
         models = list(dict.fromkeys(g.model))
@@ -113,29 +94,19 @@ def _comparisons(runs: RunSet, protocol: str, reps: dict) -> list[dict]:
         pairs += [(a, b) for i, a in enumerate(others) for b in others[i + 1 :]]
         for a, b in pairs:
             ka, kb = (a, deg, emb), (b, deg, emb)
-
-            def add(metric: str, p: float, test: str, a: str = a, b: str = b, at: tuple = (emb, deg, scale)) -> None:
-                e, d, sc = at
-                diff = values.get((a, d, e, metric), np.nan) - values.get((b, d, e, metric), np.nan)
-                rows.append({"protocol": protocol, "embedder": e, "degradation": d, "scale": sc,
-                             "metric": metric, "model_a": a, "model_b": b, "diff": diff, "p_value": p,
-                             "test": test})  # fmt: skip
-
-            for metric in ("accuracy", "auc"):
-                if metric in reps.get(ka, {}) and metric in reps.get(kb, {}):
-                    add(metric, paired_bootstrap_p(reps[ka][metric], reps[kb][metric]), "paired bootstrap")
-            if ka in probes and kb in probes:
-                ra = probes[ka].sort_values("probe")["rank"].to_numpy(int) == 1
-                rb = probes[kb].sort_values("probe")["rank"].to_numpy(int) == 1
-                add("rank1", mcnemar_p(ra, rb), "McNemar exact")
-            if ka in images and kb in images:
-                for metric in INTRINSIC:
-                    if metric != "fr_loss":  # PSNR/SSIM do not depend on the FR network: one test, not one per network
-                        if (deg, a, b, metric) in image_tests:
+            for task in runs.tasks(protocol):
+                fa, fb = frames[task.name].get(ka), frames[task.name].get(kb)
+                if fa is None or fb is None:
+                    continue
+                for metric, p, test in task.paired_tests(fa, fb, reps.get(ka, {}), reps.get(kb, {})):
+                    if metric in task.fr_independent:
+                        if (deg, a, b, metric) in done:
                             continue
-                        image_tests.add((deg, a, b, metric))
-                    xa, xb = images[ka][metric].to_numpy(float), images[kb][metric].to_numpy(float)
-                    add(metric, wilcoxon_p(xa, xb), "Wilcoxon signed-rank")
+                        done.add((deg, a, b, metric))
+                    diff = values.get((a, deg, emb, metric), np.nan) - values.get((b, deg, emb, metric), np.nan)
+                    rows.append({"protocol": protocol, "embedder": emb, "degradation": deg, "scale": scale,
+                                 "metric": metric, "model_a": a, "model_b": b, "diff": diff, "p_value": p,
+                                 "test": test})  # fmt: skip
     return rows
 
 
@@ -144,7 +115,7 @@ COMPARISON_COLUMNS = ["protocol", "embedder", "degradation", "scale", "metric", 
 
 
 def build_leaderboard(runs: RunSet, sort_by: str | None = None, n_boot: int = 1000, seed: int = 0) -> Leaderboard:
-    """Leaderboard, intervals and comparisons of a RunSet (see :mod:`srfacebench.report.stats`).
+    """Leaderboard, intervals and comparisons of a RunSet (see :mod:`srfacebench.metrics.stats`).
 
     p-values are Holm-corrected per model against bicubic (``p_holm``): over every metric,
     protocol, degradation and FR network that model is compared with bicubic on.

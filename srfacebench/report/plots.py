@@ -12,11 +12,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..metrics.verification import roc_curve
 from ..registry import HR
-from .runs import RunSet
+from ..tasks import Curves
 
-__all__ = ["bar_plot", "cmc_plot", "roc_plot", "severity_plot"]
+__all__ = ["bar_plot", "curves_plot", "severity_plot"]
 
 
 def _png(fig: plt.Figure) -> str:
@@ -30,51 +29,18 @@ def _label(model: str, degradation: str) -> str:
     return "HR" if model == HR else f"{model} {degradation}"
 
 
-def cmc_plot(runs: RunSet, protocol: str, embedder: str, degradation: str, include_lr: bool = True) -> str | None:
-    """CMC curves (rank 1..50) of HR and every model under one degradation (the paper's Figs. 6-7)."""
-    curves = {}
-    for d in runs.details:
-        if d.get("protocol") != protocol or "cmc" not in d or d.get("embedder") != embedder:
-            continue
-        if d["degradation"] not in ("none", degradation) or (d["model"] == "bicubic" and not include_lr):
-            continue
-        if runs.source(protocol, d["model"], d["degradation"], embedder) == d["run"]:
-            curves[(d["model"], d["degradation"])] = d["cmc"]
-    if not curves:
-        return None
+def curves_plot(c: Curves) -> str:
+    """A task's line figure (ROC, CMC, ...): HR dashed, log x when the task asks for it."""
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for (model, deg), cmc in curves.items():
-        ax.plot(np.arange(1, len(cmc) + 1), cmc, label=_label(model, deg), lw=1.6, ls="--" if model == HR else "-")
-    ax.set_xlabel("rank")
-    ax.set_ylabel("identification rate")
-    ax.set_title(
-        f"{protocol} ({embedder}): CMC, {degradation}" + ("" if include_lr else " (without bicubic)"), fontsize=9
-    )
+    for label, x, y in c.series:
+        ax.plot(x, y, label=label, lw=1.6, ls="--" if label == "HR" else "-")
+    if c.xlog:
+        ax.set_xscale("log")
+    ax.set_xlabel(c.xlabel)
+    ax.set_ylabel(c.ylabel)
+    ax.set_title(c.title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    return _png(fig)
-
-
-def roc_plot(runs: RunSet, protocol: str, embedder: str, degradation: str) -> str | None:
-    pairs = runs.pairs
-    if pairs.empty:
-        return None
-    sub = pairs[
-        (pairs.protocol == protocol) & (pairs.embedder == embedder) & pairs.degradation.isin(["none", degradation])
-    ]
-    if sub.empty:
-        return None
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for (model, deg), g in sub.groupby(["model", "degradation"], sort=False):
-        g = g[g.run == runs.source(protocol, model, deg, embedder)]
-        far, tar, _ = roc_curve(g.distance.to_numpy(float), g.label.to_numpy(int) == 1)
-        ax.plot(np.maximum(far, 1e-4), tar, label=_label(model, deg), lw=1.6)
-    ax.set_xscale("log")
-    ax.set_xlabel("false accept rate")
-    ax.set_ylabel("true accept rate")
-    ax.set_title(f"{protocol} ({embedder}): ROC, {degradation}", fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc=c.legend_loc)
     return _png(fig)
 
 

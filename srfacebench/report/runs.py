@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..results import RunResult
+from ..tasks import Task, tasks_of
 
 __all__ = ["RunSet", "load_runs"]
 
@@ -26,20 +27,35 @@ class RunSet:
 
     Attributes:
         results: tidy rows with a ``run`` column (the folder the number comes from).
-        pairs, probes, images: the per-item CSVs of all runs, each with a ``run`` column.
+        items: per-item CSV name (a task's ``items_file``: ``pairs.csv``, ``probes.csv``,
+            ``images.csv``, ...) -> the rows of all runs, with a ``run`` column.
         protocols: protocol name -> its spec as recorded in results.json.
         provenance: run folder -> provenance dict.
     """
 
     results: pd.DataFrame
-    pairs: pd.DataFrame
-    probes: pd.DataFrame
-    images: pd.DataFrame
+    items: dict[str, pd.DataFrame] = field(default_factory=dict)
     protocols: dict[str, dict[str, Any]] = field(default_factory=dict)
     provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
     samples: dict[str, Path] = field(default_factory=dict)
     details: list[dict[str, Any]] = field(default_factory=list)  # results.json details, with "run"
     notes: list[str] = field(default_factory=list)  # what merging found (numbers kept from the first run)
+
+    def item_frame(self, fname: str | None) -> pd.DataFrame:
+        """The merged rows of one per-item CSV (empty when no run wrote it)."""
+        return self.items.get(fname or "", pd.DataFrame())
+
+    @property
+    def pairs(self) -> pd.DataFrame:
+        return self.item_frame("pairs.csv")
+
+    @property
+    def probes(self) -> pd.DataFrame:
+        return self.item_frame("probes.csv")
+
+    @property
+    def images(self) -> pd.DataFrame:
+        return self.item_frame("images.csv")
 
     def source(self, protocol: str, model: str, degradation: str, embedder: str) -> str:
         """The run folder whose numbers (and per-item data) stand for this variant."""
@@ -59,6 +75,15 @@ class RunSet:
                 out[run] = prov.get("subset") or f"--limit {limit} (pairs per fold)"
         return out
 
+    def tasks(self, protocol: str) -> list[Task]:
+        """The protocol's task as its run recorded it, then intrinsic."""
+        return tasks_of(str(self.protocols[protocol].get("task")))
+
+    def options(self, protocol: str, task: Task) -> dict[str, Any] | None:
+        """The task's options as the run recorded them (its TOML table)."""
+        section = task.options_section
+        return self.protocols[protocol].get(section) if section else None
+
     def higher_is_better(self, protocol: str, metric: str) -> bool:
         return bool(self.protocols[protocol]["metrics"][metric]["higher_is_better"])
 
@@ -77,6 +102,15 @@ def _read_csv(path: Path, run: str, embedder: str) -> pd.DataFrame:
     return df
 
 
+def _item_files(prov: dict[str, Any]) -> list[str]:
+    """The per-item CSVs a run wrote: as it recorded them (``files``), else (older runs) those
+    of the built-in tasks."""
+    files = prov.get("files")
+    if isinstance(files, list):
+        return [f for f in files if isinstance(f, str) and Path(f).name == f and f.endswith(".csv")]
+    return ["pairs.csv", "probes.csv", "images.csv"]
+
+
 def load_runs(run_dirs: list[str | Path]) -> RunSet:
     """Load and merge run folders. A number present in several runs (the HR and bicubic
     baselines) must agree to 1e-9, else the runs measured different things and merging fails.
@@ -87,7 +121,8 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
     """
     if not run_dirs:
         raise DataError("no run folders given")
-    frames, pairs, probes, images = [], [], [], []
+    frames: list[pd.DataFrame] = []
+    items: dict[str, list[pd.DataFrame]] = {}
     protocols: dict[str, dict[str, Any]] = {}
     provenance: dict[str, dict[str, Any]] = {}
     samples: dict[str, Path] = {}
@@ -115,9 +150,8 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
                 )
             protocols.setdefault(p["name"], p)
         first_emb = str(res.provenance.get("embedder", {}).get("name", ""))
-        pairs.append(_read_csv(d / "pairs.csv", run, first_emb))
-        probes.append(_read_csv(d / "probes.csv", run, first_emb))
-        images.append(_read_csv(d / "images.csv", run, first_emb))
+        for fname in _item_files(res.provenance):
+            items.setdefault(fname, []).append(_read_csv(d / fname, run, first_emb))
         if (d / "samples").is_dir():
             samples[run] = d / "samples"
     results = pd.concat(frames, ignore_index=True)
@@ -125,9 +159,7 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
     notes = _check_merge(results, first, provenance)
     return RunSet(
         results=first.reset_index(drop=True),
-        pairs=pd.concat(pairs, ignore_index=True),
-        probes=pd.concat(probes, ignore_index=True),
-        images=pd.concat(images, ignore_index=True),
+        items={f: pd.concat(dfs, ignore_index=True) for f, dfs in items.items()},
         protocols=protocols,
         provenance=provenance,
         samples=samples,

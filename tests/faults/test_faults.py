@@ -497,7 +497,7 @@ rank1 = {}
 """
 
 
-@pytest.mark.parametrize(("limit", "message"), [("3", "3 identities .*after --limit 3.* at least 4"), ("5", "")])
+@pytest.mark.parametrize(("limit", "message"), [("3", "after --limit 3.*: 3 identities .* at least 4"), ("5", "")])
 def test_identification_too_small_for_open_set_fails_before_any_work(tiny, tmp_path, capsys, limit, message):
     proto = tmp_path / "ident.toml"
     proto.write_text(IDENT)

@@ -19,7 +19,7 @@ from srfacebench.protocols import parse_protocol
 from srfacebench.report import build_report, load_runs
 from srfacebench.results import RunResult
 from srfacebench.streaming import StreamCounts, Variant
-from srfacebench.tasks import score_task
+from srfacebench.tasks import score_protocol
 
 HISTORIC = Path(__file__).parents[1] / "data" / "historic"
 DEGS = ["bicubic:4", "blur:sigma=1.5+bicubic:4", "bicubic:4+noise:sigma=10"]
@@ -196,9 +196,11 @@ def test_cosine_networks_are_scored_with_cosine():
     pairs = Pairs(np.arange(0, 40, 2), np.arange(1, 40, 2), rng.random(20) < 0.5, np.repeat(np.arange(10), 2))
     fs = FaceSet("f", Path("."), [f"{i}.jpg" for i in range(40)], np.arange(40), [str(i) for i in range(40)], pairs)
     hr = Variant("hr", "none", 1)
-    a = score_task(protocol, fs, np.arange(40), [hr], {hr.id: emb}, {}, "x", "cosine")
-    b = score_task(protocol, fs, np.arange(40), [hr], {hr.id: scaled}, {}, "x", "cosine")
+    a = score_protocol(protocol, fs, np.arange(40), [hr], {hr.id: emb}, {}, "x", "cosine")
+    b = score_protocol(protocol, fs, np.arange(40), [hr], {hr.id: scaled}, {}, "x", "cosine")
     assert [r.value for r in a.rows] == pytest.approx([r.value for r in b.rows])
     u = emb / np.linalg.norm(emb, axis=1, keepdims=True)
     by_hand = np.linalg.norm(u[pairs.a] - u[pairs.b], axis=1)  # monotone in 1 − cos
-    assert [float(p[-3]) for p in a.pairs] == pytest.approx(by_hand.tolist())
+    cols, rows = a.items["pairs.csv"]
+    assert cols[-3] == "distance"
+    assert [float(p["distance"]) for p in rows] == pytest.approx(by_hand.tolist())

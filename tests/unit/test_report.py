@@ -8,8 +8,7 @@ import pytest
 
 from srfacebench.engine import evaluate
 from srfacebench.errors import DataError
-from srfacebench.report import build_report, load_runs
-from srfacebench.report.stats import (
+from srfacebench.metrics.stats import (
     bootstrap_clusters,
     bootstrap_verification,
     mcnemar_p,
@@ -17,6 +16,7 @@ from srfacebench.report.stats import (
     percentile_ci,
     wilcoxon_p,
 )
+from srfacebench.report import build_report, load_runs
 
 
 def test_bootstrap_is_reproducible_with_the_same_seed():

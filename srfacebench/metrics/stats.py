@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from ..metrics.verification import eer, kfold_accuracy, roc_auc, tar_at_far
+from .verification import eer, kfold_accuracy, roc_auc, tar_at_far
 
 __all__ = [
     "BootstrapResult",

@@ -1,0 +1,115 @@
+"""One lazy lookup for plug-in points: built-ins, then an entry-point group, then a module path.
+
+A :class:`PluginRegistry` knows the built-in names of one kind of plug-in (as ``"module:attr"``
+strings, imported only when asked for), finds third-party ones through an entry-point group
+(``[project.entry-points."srfacebench.tasks"]``), and resolves anything else that looks like a
+module path (``"pkg.mod"`` or ``"pkg.mod:Attr"``). An unknown name fails with the known names and
+the closest match, in one format for every kind.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from .errors import SrfacebenchError
+
+__all__ = ["PluginRegistry", "did_you_mean"]
+
+T = TypeVar("T")
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the closest known name, or ``""``."""
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class PluginRegistry(Generic[T]):
+    """Name -> plug-in object, resolved lazily.
+
+    Args:
+        kind: what is looked up, for messages ("task").
+        group: the entry-point group third-party packages register under.
+        builtins: name -> ``"module:attr"`` of the built-in plug-ins.
+        error: the exception class raised for an unknown or broken name.
+        adapt: turns the imported object into the plug-in (e.g. instantiates a class) and checks it.
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        group: str,
+        builtins: dict[str, str],
+        error: type[SrfacebenchError],
+        adapt: Callable[[Any, str], T],
+    ) -> None:
+        self.kind, self.group, self.error, self._adapt = kind, group, error, adapt
+        self._builtins = dict(builtins)
+        self._cache: dict[str, T] = {}
+
+    def _entry_points(self) -> dict[str, importlib.metadata.EntryPoint]:
+        return {ep.name: ep for ep in importlib.metadata.entry_points(group=self.group)}
+
+    def names(self) -> list[str]:
+        """Built-in and entry-point names (module paths are open-ended and not listed)."""
+        return [*self._builtins, *(n for n in self._entry_points() if n not in self._builtins)]
+
+    def source(self, name: str) -> str:
+        if name in self._builtins:
+            return "built-in"
+        ep = self._entry_points().get(name)
+        return f"entry point {ep.value}" if ep is not None else f"module {name}"
+
+    def get(self, name: str, where: str = "") -> T:
+        """The plug-in called ``name``; ``where`` prefixes error messages (a file, a line)."""
+        if name in self._cache:
+            return self._cache[name]
+        at = f"{where}: " if where else ""
+        if name in self._builtins:
+            obj = _import(self._builtins[name], self.kind, name, self.error, at)
+        elif (ep := self._entry_points().get(name)) is not None:
+            try:
+                obj = ep.load()
+            except Exception as e:  # a broken third-party package: name it
+                raise self.error(f"{at}{self.kind} {name!r} (entry point {ep.value}) failed to load: {e}") from e
+        elif _looks_like_module(name):
+            obj = _import(name, self.kind, name, self.error, at, known=self.names())
+        else:
+            known = self.names()
+            raise self.error(
+                f"{at}unknown {self.kind} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)} "
+                f"(or a module path 'pkg.module', or a package registering the entry-point group {self.group!r})"
+            )
+        plugin = self._adapt(obj, name)
+        self._cache[name] = plugin
+        return plugin
+
+
+def _looks_like_module(name: str) -> bool:
+    mod = name.partition(":")[0]
+    return bool(mod) and all(part.isidentifier() for part in mod.split("."))
+
+
+def _import(
+    spec: str, kind: str, name: str, error: type[SrfacebenchError], at: str, known: list[str] | None = None
+) -> Any:
+    mod_name, _, attr = spec.partition(":")
+    try:
+        mod = importlib.import_module(mod_name)
+    except ModuleNotFoundError as e:
+        if known is not None and e.name == mod_name.split(".")[0]:
+            raise error(
+                f"{at}unknown {kind} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)} "
+                f"(no module {mod_name!r} either)"
+            ) from None
+        raise error(f"{at}{kind} {name!r}: importing {mod_name!r} failed: {e}") from e
+    if not attr:
+        return mod
+    try:
+        return getattr(mod, attr)
+    except AttributeError:
+        raise error(f"{at}{kind} {name!r}: module {mod_name!r} has no attribute {attr!r}") from None
