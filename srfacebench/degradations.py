@@ -138,6 +138,32 @@ def register_degradation(cls: type[DegradationOp]) -> type[DegradationOp]:
     return cls
 
 
+DEGRADATION_GROUP = "srfacebench.degradations"
+
+
+def _entry_points() -> dict[str, Any]:
+    import importlib.metadata
+
+    return {ep.name: ep for ep in importlib.metadata.entry_points(group=DEGRADATION_GROUP)}
+
+
+def _from_entry_point(name: str) -> type[DegradationOp] | None:
+    """An operation a package registers under the entry-point group ``srfacebench.degradations``
+    (``name = "pkg.module:OpClass"``), loaded on first use and registered under its name."""
+    ep = _entry_points().get(name)
+    if ep is None:
+        return None
+    try:
+        cls = ep.load()
+    except Exception as e:
+        raise DegradationError(f"degradation {name!r} (entry point {ep.value}) failed to load: {e}") from e
+    if not (isinstance(cls, type) and issubclass(cls, DegradationOp)) or cls.name != name:
+        raise DegradationError(
+            f"degradation entry point {name!r} ({ep.value}) must be a DegradationOp subclass whose name is {name!r}"
+        )
+    return register_degradation(cls)
+
+
 def _positive_int(op: DegradationOp, key: str, low: int = 1) -> None:
     if op.args[key] < low:
         raise DegradationError(f"degradation {op.name!r}: {key} must be >= {low}, got {op.args[key]}")
@@ -390,13 +416,12 @@ def parse_degradation(spec: str) -> Degradation:
     for part in spec.split("+"):
         name, _, argtext = part.strip().partition(":")
         name = name.strip().lower()
-        cls = DEGRADATIONS.get(name)
+        cls = DEGRADATIONS.get(name) or _from_entry_point(name)
         if cls is None:
-            close = difflib.get_close_matches(name, list(DEGRADATIONS), n=2)
+            known = sorted(set(DEGRADATIONS) | set(_entry_points()))
+            close = difflib.get_close_matches(name, known, n=2)
             hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise DegradationError(
-                f"unknown degradation {name!r} in {spec!r}.{hint} Known: {', '.join(sorted(DEGRADATIONS))}"
-            )
+            raise DegradationError(f"unknown degradation {name!r} in {spec!r}.{hint} Known: {', '.join(known)}")
         kwargs: dict[str, Any] = {}
         for arg in _split_args(argtext):
             key, eq, value = arg.partition("=")
@@ -439,34 +464,65 @@ def hr_label() -> str:
 _ABSENT_AT = {("blur", "sigma"): 0.0, ("noise", "sigma"): 0.0, ("jpeg", "q"): 100.0}
 
 
-def severity_families(labels: Sequence[str]) -> dict[str, list[tuple[str, float, str]]]:
+def degradation_axes(label: str) -> list[dict[str, Any]]:
+    """Each numeric parameter of a spec as a severity axis: the family (the label with that
+    parameter shown as ``*``, e.g. ``blur:sigma=*+bicubic:4``), the parameter, its value, and — for
+    operations that can be absent (blur, noise, JPEG) — the label without the operation and the
+    value that stands for its absence. Runs record these (``provenance.degradation_axes``), so a
+    report groups labels without parsing them (and needs no plug-in operation installed)."""
+    d = parse_degradation(label)
+    out = []
+    for i, op in enumerate(d.ops):
+        for key, v in op.args.items():
+            if not isinstance(v, (int, float)) or key == "seed":
+                continue
+            masked = [o.label for o in d.ops]
+            masked[i] = (
+                op.label.replace(f"{key}={_fmt(v)}", f"{key}=*")
+                if key != op.positional
+                else (op.label.replace(f":{_fmt(v)}", ":*", 1))
+            )
+            out.append({
+                "family": "+".join(masked),
+                "param": f"{op.name}.{key}",
+                "value": float(v),
+                "without": "+".join(o.label for j, o in enumerate(d.ops) if j != i),
+                "absent_at": _ABSENT_AT.get((op.name, key)),
+            })  # fmt: skip
+    return out
+
+
+def severity_families(
+    labels: Sequence[str], recorded: dict[str, list[dict[str, Any]]] | None = None
+) -> dict[str, list[tuple[str, float, str]]]:
     """Group degradation labels that differ in exactly one numeric parameter.
 
     Returns ``{family: [(param, value, label), ...]}`` sorted by value, for families of 2 or more;
     ``family`` is the label with that parameter shown as ``*`` (e.g. ``blur:sigma=*+bicubic:4``).
     When the family's operation can be absent (blur, noise, JPEG) and the label without it is among
-    ``labels``, that label joins the family at σ = 0 or quality 100.
+    ``labels``, that label joins the family at σ = 0 or quality 100. ``recorded`` gives the axes a
+    run recorded (:func:`degradation_axes`); other labels are parsed, and a label that cannot be
+    parsed here (an operation from a plug-in that is not installed) is left out of the grouping.
     """
-    parsed = {lab: parse_degradation(lab) for lab in labels if lab != HR_LABEL}
+    recorded = recorded or {}
+    axes: dict[str, list[dict[str, Any]]] = {}
+    for lab in labels:
+        if lab == HR_LABEL:
+            continue
+        if lab in recorded:
+            axes[lab] = recorded[lab]
+        else:
+            try:
+                axes[lab] = degradation_axes(lab)
+            except DegradationError:
+                continue
     fams: dict[str, list[tuple[str, float, str]]] = {}
     bases: dict[str, tuple[str, float, str]] = {}
-    for lab, d in parsed.items():
-        for i, op in enumerate(d.ops):
-            for key, v in op.args.items():
-                if not isinstance(v, (int, float)) or key == "seed":
-                    continue
-                masked = [o.label for o in d.ops]
-                masked[i] = (
-                    op.label.replace(f"{key}={_fmt(v)}", f"{key}=*")
-                    if key != op.positional
-                    else (op.label.replace(f":{_fmt(v)}", ":*", 1))
-                )
-                family = "+".join(masked)
-                fams.setdefault(family, []).append((f"{op.name}.{key}", float(v), lab))
-                absent = _ABSENT_AT.get((op.name, key))
-                without = "+".join(o.label for j, o in enumerate(d.ops) if j != i)
-                if absent is not None and without in parsed:
-                    bases[family] = (f"{op.name}.{key}", absent, without)
+    for lab, items in axes.items():
+        for a in items:
+            fams.setdefault(a["family"], []).append((a["param"], float(a["value"]), lab))
+            if a.get("absent_at") is not None and a["without"] in axes:
+                bases[a["family"]] = (a["param"], float(a["absent_at"]), a["without"])
     for family, base in bases.items():
         if all(lab != base[2] for _, _, lab in fams[family]):
             fams[family].append(base)

@@ -19,6 +19,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,12 @@ from .conformance import model_identity, probe_embedder, probe_resolver
 from .data.chips import CHIP_STORE, AlignedSet, default_cache_dir, ensure_aligned
 from .data.faceset import FaceSet
 from .data.landmarks import chip_landmarks
+from .data.loaders import LOADERS
+from .degradations import degradation_axes
 from .errors import ConfigError, ModelError, SrfacebenchError
 from .fingerprint import args_identity, sr_fingerprint, verify_cache_folder
 from .io import RunLock, atomic_write_text
-from .plan import Plan, cache_keys, load_dataset, make_plan
+from .plan import Plan, Pool, cache_keys, load_dataset, make_plan
 from .protocols import Protocol
 from .registry import HR, load_embedder
 from .results import RunResult
@@ -171,12 +174,59 @@ def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
         return _execute(plan, counts)[0]
 
 
+@dataclass
+class _Run:
+    """What the stages of one run share."""
+
+    plan: Plan
+    embedders: dict[str, Embedder]
+    variants: list[Variant]
+    infos: dict[str, dict[str, Any]]
+    sr_fps: dict[str, Any]
+    fr_fps: dict[str, Any]
+    counts: StreamCounts
+    notes: list[str] = field(default_factory=list)
+    probes: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    align_counts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    scored: list[TaskOutput] = field(default_factory=list)
+    result: RunResult = field(default_factory=RunResult)
+
+
+@dataclass
+class _PreparedPool:
+    """A pool ready to compute: its chips, the variants it needs, their cache keys, its protocols'
+    sets (after ``exclude_fallback``)."""
+
+    pool: Pool
+    aligned: AlignedSet
+    variants: list[Variant]
+    emb_keys: dict[tuple[str, str], str]
+    iq_keys: dict[str, str]
+    tasks: list[tuple[Protocol, FaceSet, np.ndarray]]
+
+
 def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[Variant], AlignedSet]:
-    """The run; also returns the loaded variants and the first pool's chips (for the samples)."""
-    cfg = plan.config
+    """The run, in stages: load and probe the networks; per pool prepare (align, landmarks, cache
+    keys), compute (degrade, super-resolve, embed; cached shards) and score (each protocol's task
+    per FR network); then write. Also returns the loaded variants and the first pool's chips."""
     t_start = time.perf_counter()
-    out = cfg.out
-    cache_dir = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
+    run = _start(plan, counts if counts is not None else StreamCounts())
+    first: AlignedSet | None = None
+    for pool in plan.pools:
+        prepared = _prepare(run, pool)
+        embs, iqs = _compute(run, prepared)
+        _score(run, prepared, embs, iqs)
+        first = first or prepared.aligned
+    run.timings["total"] = time.perf_counter() - t_start
+    _write(run)
+    assert first is not None  # a plan has at least one pool
+    return run.result, run.variants, first
+
+
+def _start(plan: Plan, counts: StreamCounts) -> _Run:
+    """Load every model and FR network and pass each through the conformance probe."""
+    cfg = plan.config
     embedders = {
         name: Embedder(load_embedder(name, **dict(cfg.embedder_kwargs.get(name, {}))), cfg.device)
         for name in cfg.embedders
@@ -186,82 +236,92 @@ def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[V
     sr_fps: dict[str, Any] = {}
     variants, infos = _load_variants(plan, notes, probes, sr_fps)
     fr_fps = _probe_embedders(embedders, cfg.device, cfg.lenient, notes, probes)
-    result = RunResult()
-    timings: dict[str, float] = {}
-    align_counts: dict[str, dict[str, int]] = {}
-    scored: list[TaskOutput] = []
-    counts = counts if counts is not None else StreamCounts()
-    first_aligned: AlignedSet | None = None
-    for pool in plan.pools:
-        pool_set = FaceSet(pool.name, pool.root, pool.paths, np.zeros(len(pool.paths), np.int64), [])
-        t0 = time.perf_counter()
-        aligned = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=cfg.progress)
-        chip_root = aligned.root
-        first_aligned = first_aligned or aligned
-        timings[f"align:{pool.name}"] = time.perf_counter() - t0
-        align_counts[pool.name] = aligned.counts | {
-            "images": len(pool.paths),
-            "fallback_in_pool": len(aligned.fallback),
-            "fallback_images": aligned.fallback[:100],
-        }
-        for emb in embedders.values():  # networks with their own face layout get per-image landmarks
-            emb.landmarks = (
-                chip_landmarks(chip_root, aligned.names, pool.size, pool.padding) if emb.layout is not None else None
-            )
-        wanted = {lab for p, _, _ in pool.tasks for lab in plan.per_protocol[p.name]}
-        pool_variants = [v for v in variants if v.is_hr or v.degradation in wanted]
-        emb_keys, iq_keys = cache_keys(
-            pool.fingerprint() + aligned.fingerprint(), f"{CHIP_STORE}/size{pool.size}-pad{pool.padding:g}",
-            pool_variants, infos, plan.degradations,
-            {n: e.info for n, e in embedders.items()},
+    return _Run(plan, embedders, variants, infos, sr_fps, fr_fps, counts, notes, probes)
+
+
+def _prepare(run: _Run, pool: Pool) -> _PreparedPool:
+    """Align the pool's images (cached), give landmarks to networks with a face layout of their
+    own, key its caches, check them, and apply ``exclude_fallback`` to its protocols."""
+    plan, cfg = run.plan, run.plan.config
+    cache_dir = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
+    pool_set = FaceSet(pool.name, pool.root, pool.paths, np.zeros(len(pool.paths), np.int64), [])
+    t0 = time.perf_counter()
+    aligned = ensure_aligned(pool_set, cache_dir, pool.size, pool.padding, progress=cfg.progress)
+    run.timings[f"align:{pool.name}"] = time.perf_counter() - t0
+    run.align_counts[pool.name] = aligned.counts | {
+        "images": len(pool.paths),
+        "fallback_in_pool": len(aligned.fallback),
+        "fallback_images": aligned.fallback[:100],
+    }
+    for emb in run.embedders.values():
+        emb.landmarks = (
+            chip_landmarks(aligned.root, aligned.names, pool.size, pool.padding) if emb.layout is not None else None
+        )
+    wanted = {lab for p, _, _ in pool.tasks for lab in plan.per_protocol[p.name]}
+    variants = [v for v in run.variants if v.is_hr or v.degradation in wanted]
+    emb_keys, iq_keys = cache_keys(
+        pool.fingerprint() + aligned.fingerprint(), f"{CHIP_STORE}/size{pool.size}-pad{pool.padding:g}",
+        variants, run.infos, plan.degradations, {n: e.info for n, e in run.embedders.items()},
+    )  # fmt: skip
+    tasks = [_excluding_fallback(p, fs, ix, aligned.fallback, run.notes) for p, fs, ix in pool.tasks]
+    _verify_cache(cfg.out / "cache", emb_keys, iq_keys, run.sr_fps, run.fr_fps, run.notes)
+    return _PreparedPool(pool, aligned, variants, emb_keys, iq_keys, tasks)
+
+
+def _compute(run: _Run, p: _PreparedPool) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, np.ndarray]]:
+    """Every variant's embeddings and per-image PSNR/SSIM for the pool (shards cached atomically)."""
+    cfg = run.plan.config
+    t0 = time.perf_counter()
+    bar = tqdm(desc=f"embed {p.pool.name}", unit="img", disable=not cfg.progress)
+    try:
+        embs, iqs = stream_pool(
+            p.aligned.root, p.aligned.names, p.pool.paths, p.variants, run.plan.degradations, run.embedders,
+            p.emb_keys, p.iq_keys, cfg.out / "cache", device=cfg.device, batch_size=cfg.batch_size,
+            workers=cfg.workers, progress=bar, timings=run.timings, counts=run.counts,
         )  # fmt: skip
-        tasks = [_excluding_fallback(p, fs, ix, aligned.fallback, notes) for p, fs, ix in pool.tasks]
-        _verify_cache(out / "cache", emb_keys, iq_keys, sr_fps, fr_fps, notes)
-        t0 = time.perf_counter()
-        bar = tqdm(desc=f"embed {pool.name}", unit="img", disable=not cfg.progress)
-        try:
-            embs, iqs = stream_pool(
-                chip_root, aligned.names, pool.paths, pool_variants, plan.degradations, embedders, emb_keys, iq_keys,
-                out / "cache", device=cfg.device, batch_size=cfg.batch_size, workers=cfg.workers, progress=bar,
-                timings=timings, counts=counts,
+    finally:
+        bar.close()
+    run.timings[f"embed:{p.pool.name}"] = time.perf_counter() - t0
+    return embs, iqs
+
+
+def _score(run: _Run, p: _PreparedPool, embs: dict[tuple[str, str], np.ndarray], iqs: dict[str, np.ndarray]) -> None:
+    """Each protocol of the pool, by its task, per FR network."""
+    for protocol, faceset, index in p.tasks:
+        labels = set(run.plan.per_protocol[protocol.name])
+        pvars = [v for v in p.variants if v.is_hr or v.degradation in labels]
+        for name, emb in run.embedders.items():
+            task = score_protocol(
+                protocol, faceset, index, pvars, {v.id: embs[(v.id, name)] for v in pvars}, iqs, name,
+                emb.distance, run.plan.config.device,
             )  # fmt: skip
-        finally:
-            bar.close()
-        timings[f"embed:{pool.name}"] = time.perf_counter() - t0
-        for protocol, faceset, index in tasks:
-            labels = set(plan.per_protocol[protocol.name])
-            pvars = [v for v in pool_variants if v.is_hr or v.degradation in labels]
-            for name, emb in embedders.items():
-                task = score_protocol(
-                    protocol, faceset, index, pvars, {v.id: embs[(v.id, name)] for v in pvars}, iqs, name,
-                    emb.distance, cfg.device,
-                )  # fmt: skip
-                result.rows.extend(task.rows)
-                result.details.extend(task.details)
-                scored.append(task)
+            run.result.rows.extend(task.rows)
+            run.result.details.extend(task.details)
+            run.scored.append(task)
+
+
+def _write(run: _Run) -> None:
+    """Per-item CSVs (one per task, merged across protocols), notes, provenance, ``results.*``."""
+    out = run.plan.config.out
     written = []
-    items = merge_items(scored)
+    items = merge_items(run.scored)
     for fname, (header, item_rows) in items.items():
         atomic_write_text(out / fname, csv_text(header, item_rows))
         written.append(fname)
     for fname in _earlier_item_files(out, items):  # a reused folder must not show an earlier run's per-item file
         (out / fname).unlink(missing_ok=True)
-    timings["total"] = time.perf_counter() - t_start
-    for pool_name, a in align_counts.items():
+    for pool_name, a in run.align_counts.items():
         if a["fallback_in_pool"]:
-            notes.append(
+            run.notes.append(
                 f"{a['fallback_in_pool']} of {a['images']} images of {pool_name} had no face found and were aligned "
                 "by the fallback box (listed under alignment in results.json)"
             )
-    for vid, n in counts.clamped.items():
+    for vid, n in run.counts.clamped.items():
         if n:
-            notes.append(f"{vid}: {n} output values outside [0, 1] (by less than 0.25) were clamped")
-    result.provenance = _provenance(plan, embedders, infos, align_counts, timings, written, counts)
-    result.provenance["notes"] = notes
-    result.provenance["conformance"] = probes
-    result.save(out)
-    assert first_aligned is not None  # a plan has at least one pool
-    return result, variants, first_aligned
+            run.notes.append(f"{vid}: {n} output values outside [0, 1] (by less than 0.25) were clamped")
+    prov = _provenance(run.plan, run.embedders, run.infos, run.align_counts, run.timings, written, run.counts)
+    run.result.provenance = prov | {"notes": run.notes, "conformance": run.probes}
+    run.result.save(out)
 
 
 def _probe_embedders(
@@ -367,6 +427,7 @@ def _provenance(
         "model_infos": {vid: info for vid, info in infos.items()},
         "scales": plan.scales,
         "degradations": {lab: d.describe() for lab, d in plan.degradations.items()},
+        "degradation_axes": {lab: degradation_axes(lab) for lab in plan.degradations},
         "data_root": str(plan.data_root.resolve()),
         "data_checksums": plan.checksums,
         "alignment": align_counts,
@@ -374,7 +435,7 @@ def _provenance(
         "subset": None
         if cfg.limit is None
         else f"--limit {cfg.limit}: at most {cfg.limit} "
-        + " or ".join(dict.fromkeys(f"{p.task_object.limit_caps} ({p.task})" for p in plan.protocols)),
+        + " or ".join(dict.fromkeys(f"{LOADERS.get(p.dataset.loader).limit_caps} ({p.name})" for p in plan.protocols)),
         "limit_pairs_per_fold": cfg.limit,
         "batch_size": cfg.batch_size,
         "workers": cfg.workers,

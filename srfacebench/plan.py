@@ -20,8 +20,7 @@ import numpy as np
 
 from .config import RunConfig
 from .data.faceset import FaceSet
-from .data.identity import load_celeba, load_identity_folder
-from .data.lfw import load_lfw_pairs
+from .data.loaders import LOADERS
 from .degradations import Degradation, parse_degradation
 from .errors import ConfigError, DataError, ProtocolError
 from .metrics.catalogue import SSIM_WINDOW
@@ -36,22 +35,6 @@ __all__ = ["CACHE_FORMAT", "Plan", "Pool", "cache_keys", "load_dataset", "make_p
 CACHE_FORMAT = "3"
 
 
-def _subset_identities(fs: FaceSet, n: int) -> FaceSet:
-    """The first ``n`` identities (in the set's order) and their images."""
-    keep_ids = list(dict.fromkeys(int(x) for x in fs.labels))[:n]
-    remap = {old: new for new, old in enumerate(keep_ids)}
-    rows = [i for i, lab in enumerate(fs.labels) if int(lab) in remap]
-    return FaceSet(
-        fs.name,
-        fs.root,
-        [fs.paths[i] for i in rows],
-        np.array([remap[int(fs.labels[i])] for i in rows], dtype=np.int64),
-        [fs.identities[i] for i in keep_ids],
-        None,
-        fs.checksums,
-    )
-
-
 def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) -> FaceSet:
     """The FaceSet a protocol names, read with its loader and checked against its checksums.
 
@@ -59,8 +42,9 @@ def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) 
     task then checks the set can be scored (:meth:`srfacebench.tasks.Task.check`).
     """
     ds = protocol.dataset
+    loader = LOADERS.get(ds.loader, protocol.source)
     for key, value in [("root", ds.root), *((k, v) for k, v in ds.options.items() if isinstance(v, str))]:
-        if key in ("root", "images", "pairs", "identities_file", "partition_file"):
+        if key == "root" or key in loader.path_options:
             rel = Path(value)
             if rel.is_absolute() or ".." in rel.parts:
                 raise DataError(
@@ -70,29 +54,13 @@ def load_dataset(protocol: Protocol, data_root: Path, limit: int | None = None) 
     root = data_root / ds.root
     if not root.is_dir():
         raise DataError(f"{root}: dataset folder of protocol {protocol.name!r} not found (check --data-root)")
-    opts = dict(ds.options)
-    if ds.loader == "lfw-pairs":
-        faceset = load_lfw_pairs(
-            root,
-            pairs_file=opts.get("pairs", "pairs.txt"),
-            images=opts.get("images", "lfw-deepfunneled"),
-            limit_per_fold=limit,
-            name=ds.name,
-        )
-    elif ds.loader == "celeba":
-        faceset = load_celeba(root, name=ds.name, **opts)
-    elif ds.loader == "identity-folder":
-        faceset = load_identity_folder(root, name=ds.name, **opts)
-    else:  # pragma: no cover - rejected when the protocol is parsed
-        raise DataError(f"unknown dataset loader {ds.loader!r}")
+    faceset = loader.load(root, ds.name, limit, dict(ds.options))
     for fname, expected in ds.checksums.items():
         found = faceset.checksums.get(fname)
         if found is not None and found != expected:
             raise DataError(
                 f"{root / fname}: SHA-256 {found} differs from the {expected} that protocol {protocol.name!r} expects"
             )
-    if limit is not None and ds.loader != "lfw-pairs":
-        faceset = _subset_identities(faceset, limit)
     why = f" (after --limit {limit})" if limit is not None else ""
     protocol.task_object.check(protocol, faceset, f"protocol {protocol.name!r}{why}")
     return faceset
@@ -202,16 +170,10 @@ def make_plan(cfg: RunConfig) -> Plan:
                 ref = ref.with_args(dict(cfg.model_kwargs[m]))
             if not ref.is_hr and all(r.spec != ref.spec for r in refs):
                 refs.append(ref)
-    from .registry import available_embedders
+    from .registry import EMBEDDERS
 
-    known = available_embedders()
-    for e in cfg.embedders:
-        if e not in known:
-            import difflib
-
-            close = difflib.get_close_matches(e, known, n=2)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise ConfigError(f"unknown FR network {e!r}.{hint} Known: {', '.join(known)}")
+    for e in cfg.embedders:  # names only: built-ins are imported (with torch) when the engine loads them
+        EMBEDDERS.check(e)
     data_root = _data_root(cfg)
     pools: dict[tuple[str, int, float], Pool] = {}
     checksums: dict[str, dict[str, str]] = {}

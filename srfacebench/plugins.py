@@ -64,6 +64,13 @@ class PluginRegistry(Generic[T]):
         ep = self._entry_points().get(name)
         return f"entry point {ep.value}" if ep is not None else f"module {name}"
 
+    def check(self, name: str, where: str = "") -> None:
+        """Refuse an unknown name without importing built-ins or entry points (a module path is
+        imported: that is the only way to know it exists)."""
+        if name in self._builtins or name in self._cache or name in self._entry_points():
+            return
+        self.get(name, where)
+
     def get(self, name: str, where: str = "") -> T:
         """The plug-in called ``name``; ``where`` prefixes error messages (a file, a line)."""
         if name in self._cache:
@@ -78,6 +85,16 @@ class PluginRegistry(Generic[T]):
                 raise self.error(f"{at}{self.kind} {name!r} (entry point {ep.value}) failed to load: {e}") from e
         elif _looks_like_module(name):
             obj = _import(name, self.kind, name, self.error, at, known=self.names())
+            try:
+                plugin = self._adapt(obj, name)
+            except SrfacebenchError as e:  # e.g. `--fr dlib`: a module of that name exists, but is no plug-in
+                known = self.names()
+                raise self.error(
+                    f"{at}unknown {self.kind} {name!r}{did_you_mean(name, known)}; known: {', '.join(known)} "
+                    f"(a module {name.partition(':')[0]!r} exists, but: {e})"
+                ) from None
+            self._cache[name] = plugin
+            return plugin
         else:
             known = self.names()
             raise self.error(

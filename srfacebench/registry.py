@@ -22,7 +22,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelError
+from .errors import ConfigError, ModelError
+from .plugins import PluginRegistry
 from .resolver import BicubicUpsampler, SuperResolver, check_model_object
 
 __all__ = [
@@ -321,20 +322,31 @@ def resolve_models(spec: str) -> list[ModelRef]:
     )
 
 
+def _adapt_embedder(obj: Any, name: str) -> Callable[..., Any]:
+    """An FR network plug-in is a FaceEmbedder class (or factory); a module gives its ``EMBEDDER``."""
+    if isinstance(obj, types.ModuleType):
+        if not hasattr(obj, "EMBEDDER"):
+            raise ConfigError(f"FR network module {name!r} defines no EMBEDDER (a FaceEmbedder class)")
+        obj = obj.EMBEDDER
+    if not callable(obj):
+        raise ConfigError(f"FR network {name!r} is not a FaceEmbedder class: {obj!r}")
+    return obj
+
+
+#: FR networks: built-ins, then the entry-point group ``srfacebench.embedders``, then a module path
+#: (``--fr mypkg.mynet``, the module's ``EMBEDDER``).
+EMBEDDERS: PluginRegistry[Callable[..., Any]] = PluginRegistry(
+    "FR network", EMBEDDER_GROUP, _BUILTIN_EMBEDDERS, ConfigError, _adapt_embedder
+)
+
+
 def available_embedders() -> list[str]:
-    return sorted(set(_BUILTIN_EMBEDDERS) | set(_entry_points(EMBEDDER_GROUP)))
+    return sorted(EMBEDDERS.names())
 
 
 def load_embedder(name: str, **kwargs: Any) -> Any:
-    """Instantiate a FaceEmbedder by registered name (built-in or entry point); text arguments
+    """Instantiate a FaceEmbedder by name (built-in, entry point or module path); text arguments
     (``--fr-args``) are typed by the constructor's signature, strictly (``flip=ture`` is an error)."""
-    if name in _BUILTIN_EMBEDDERS:
-        modname, _, attr = _BUILTIN_EMBEDDERS[name].partition(":")
-        cls = getattr(importlib.import_module(modname), attr)
-    else:
-        eps = _entry_points(EMBEDDER_GROUP)
-        if name not in eps:
-            raise _unknown("embedder", name, available_embedders(), "")
-        cls = eps[name].load()
+    cls = EMBEDDERS.get(name)
     kwargs = bind_args(cls, kwargs, f"FR network {name!r}", skip=0)
     return cls(**kwargs)

@@ -14,21 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..data.loaders import LOADERS, DatasetLoader
 from ..degradations import DegradationError, expand_specs
 from ..errors import ProtocolError
 from ..tasks import Task, get_task, intrinsic_task
 
 __all__ = ["DatasetSpec", "MetricSpec", "Protocol", "available_protocols", "load_protocol"]
-
-_LOADERS = {
-    # loader -> (options it accepts, what it provides: "pairs" and/or "labels"); a task needs a subset
-    "lfw-pairs": ({"images", "pairs"}, {"pairs"}),
-    "celeba": (
-        {"images", "identities_file", "partition_file", "split", "images_per_identity", "min_images", "max_images"},
-        {"labels"},
-    ),
-    "identity-folder": ({"images", "images_per_identity", "min_images", "max_images"}, {"labels"}),
-}
 
 
 @dataclass(frozen=True)
@@ -111,7 +102,7 @@ _SCHEMA: dict[str, set[str] | None] = {
     # top-level key -> the keys its table accepts (None: a plain value)
     "name": None, "version": None, "task": None, "description": None, "main_score": None, "citation": None,
     "degradations": None,
-    "dataset": {"name", "loader", "root", "checksums"} | set().union(*(a for a, _ in _LOADERS.values())),
+    "dataset": {"name", "loader", "root", "checksums"},  # and the loader's options
     "alignment": {"size", "padding", "exclude_fallback"},
     "metrics": None,
 }  # fmt: skip
@@ -123,8 +114,9 @@ def _unknown_key(key: str, known: Any, where: str) -> ProtocolError:
     return ProtocolError(f"{where}: unknown key {key!r}{hint}; known: {', '.join(sorted(known))}")
 
 
-def _check_schema(raw: dict[str, Any], source: str, task: Task) -> None:
+def _check_schema(raw: dict[str, Any], source: str, task: Task, loader: DatasetLoader) -> None:
     schema = dict(_SCHEMA)
+    schema["dataset"] = {"name", "loader", "root", "checksums"} | set(loader.options)
     if task.options_section is not None:
         schema[task.options_section] = set(task.option_keys)
     for key, value in raw.items():
@@ -158,17 +150,15 @@ def parse_protocol(text: str, source: str) -> Protocol:
         raise ProtocolError(f"{source}: invalid TOML: {e}") from None
     task = _require(raw, "task", source)
     task_obj = get_task(task, source)
-    _check_schema(raw, source, task_obj)
-    name = _require(raw, "name", source)
     ds = _require(raw, "dataset", source, dict)
     loader = _require(ds, "loader", f"{source} [dataset]")
-    if loader not in _LOADERS:
-        raise ProtocolError(f"{source}: unknown dataset loader {loader!r}; known: {', '.join(_LOADERS)}")
-    accepted, provides = _LOADERS[loader]
-    if not task_obj.needs <= provides:
+    loader_obj = LOADERS.get(loader, source)
+    _check_schema(raw, source, task_obj, loader_obj)
+    name = _require(raw, "name", source)
+    if not task_obj.needs <= loader_obj.provides:
         raise ProtocolError(
             f"{source}: dataset loader {loader!r} cannot serve task {task!r} (it needs "
-            f"{', '.join(sorted(task_obj.needs))}; the loader gives {', '.join(sorted(provides))})"
+            f"{', '.join(sorted(task_obj.needs))}; the loader gives {', '.join(sorted(loader_obj.provides))})"
         )
     options = {k: v for k, v in ds.items() if k not in ("name", "loader", "root", "checksums")}
     ds_name = ds.get("name")
@@ -183,9 +173,6 @@ def parse_protocol(text: str, source: str) -> Protocol:
             f"{source}: [dataset] min_images = {options['min_images']}: an identity with one image has no match "
             f"to find; {task} needs at least 2"
         )
-    unknown = sorted(set(options) - accepted)
-    if unknown:
-        raise ProtocolError(f"{source}: [dataset] keys {unknown} not understood by loader {loader!r}")
     section = task_obj.options_section
     task_options = task_obj.parse_options(raw.get(section, {}) if section else {}, source)
     catalogue = {**task_obj.metrics(task_options), **intrinsic_task().metrics(None)}

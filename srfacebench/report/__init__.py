@@ -90,6 +90,14 @@ def _item_view(runs: RunSet, protocol: str, embedder: str, task: Any) -> ItemVie
     return ItemView(protocol, embedder, runs.options(protocol, task), items, details)
 
 
+def _recorded_axes(runs: RunSet) -> dict[str, list[dict[str, Any]]]:
+    """The severity axes of each degradation as its run recorded them (none in older runs)."""
+    axes: dict[str, list[dict[str, Any]]] = {}
+    for prov in runs.provenance.values():
+        axes.update(prov.get("degradation_axes") or {})
+    return axes
+
+
 def _figures(runs: RunSet, lb: Leaderboard) -> list[dict[str, Any]]:
     sections = []
     res = runs.results
@@ -107,7 +115,7 @@ def _figures(runs: RunSet, lb: Leaderboard) -> list[dict[str, Any]]:
             main = runs.protocols[p]["main_score"]
             curves = [
                 severity_plot(lb.metrics, p, m, emb, fam, pts)
-                for fam, pts in severity_families(degs).items()
+                for fam, pts in severity_families(degs, _recorded_axes(runs)).items()
                 for m in dict.fromkeys([main, "psnr_y", "fr_loss"])
                 if m in runs.protocols[p]["metrics"]
             ]

@@ -118,8 +118,6 @@ class Task:
     fr_independent: ClassVar[frozenset[str]] = frozenset()
     #: whether the HR variant is scored (False for metrics *against* HR)
     scores_hr: ClassVar[bool] = True
-    #: how ``--limit`` caps this task's set, for messages and the README
-    limit_caps: ClassVar[str] = "identities"
     #: appended to the protocol's name to seed this task's bootstrap draws
     bootstrap_tag: ClassVar[str] = ""
     #: how the numbers are computed, recorded in results.json (provenance.conventions)

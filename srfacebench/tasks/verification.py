@@ -34,7 +34,6 @@ class Verification(Task):
     )
     needs = frozenset({"pairs"})
     items_file = "pairs.csv"
-    limit_caps = "pairs per fold"
 
     def metrics(self, options: Any) -> dict[str, MetricInfo]:
         return dict(_METRICS)

@@ -551,20 +551,17 @@ class Vandal(DlibResNet29):
 
 
 def test_an_fr_network_editing_its_input_cannot_change_other_numbers(tiny, tmp_path, monkeypatch):
-    from srfacebench import registry
-
-    (tmp_path / "vandal_fr.py").write_text(VANDAL)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    monkeypatch.setitem(registry._BUILTIN_EMBEDDERS, "vandal", "vandal_fr:Vandal")
+    (tmp_path / "vandal_fr.py").write_text(VANDAL + "\nEMBEDDER = Vandal\n")
+    monkeypatch.syspath_prepend(str(tmp_path))  # an FR network from a module path: --fr vandal_fr
     alone = run(tiny, tmp_path / "a", [Up("innocent")])
-    with pytest.raises(ModelError, match="FR network 'vandal' failed the conformance probe: edits its input"):
-        run(tiny, tmp_path / "b", [Up("innocent")], embedders=["vandal", "dlib-resnet29"])
-    both = run(tiny, tmp_path / "b", [Up("innocent")], embedders=["vandal", "dlib-resnet29"], lenient=True)
-    assert any("'vandal'" in n and "in place" in n for n in both.provenance["notes"])
-    assert both.provenance["conformance"]["fr:vandal"]["input_untouched"] is False
+    with pytest.raises(ModelError, match="FR network 'vandal_fr' failed the conformance probe: edits its input"):
+        run(tiny, tmp_path / "b", [Up("innocent")], embedders=["vandal_fr", "dlib-resnet29"])
+    both = run(tiny, tmp_path / "b", [Up("innocent")], embedders=["vandal_fr", "dlib-resnet29"], lenient=True)
+    assert any("'vandal_fr'" in n and "in place" in n for n in both.provenance["notes"])
+    assert both.provenance["conformance"]["fr:vandal_fr"]["input_untouched"] is False
     for model in ("innocent", "bicubic"):
         for metric in ("psnr_y", "accuracy"):
-            mine = [r.value for r in both.rows if r.model == model and r.metric == metric and r.embedder != "vandal"]
+            mine = [r.value for r in both.rows if r.model == model and r.metric == metric and r.embedder != "vandal_fr"]
             assert mine == [value(alone, model, metric)]
 
 

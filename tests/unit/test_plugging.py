@@ -182,7 +182,8 @@ PROVENANCE_KEYS = {
     "package": str, "version": str, "created_utc": str, "git_commit": (str, type(None)), "python": str, "torch": str,
     "device": str, "config": dict, "plan": dict, "embedders": dict, "protocols": list, "model_infos": dict,
     "degradations": dict, "data_checksums": dict, "alignment": dict, "limit": (int, type(None)),
-    "timings_s": dict, "notes": list, "conformance": dict, "work": dict,
+    "timings_s": dict, "notes": list, "conformance": dict, "work": dict, "degradation_axes": dict, "files": list,
+    "conventions": dict,
 }  # fmt: skip
 
 
