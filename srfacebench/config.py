@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
@@ -24,6 +23,7 @@ from typing import Any
 
 from .degradations import DegradationError, expand_specs
 from .errors import ConfigError
+from .plugins import did_you_mean
 
 __all__ = ["DEFAULT_EMBEDDER", "ConfigError", "RunConfig", "load_run_config"]
 
@@ -187,9 +187,7 @@ def load_run_config(path: str | Path, **overrides: Any) -> RunConfig:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
     for key in raw:
         if key not in _FIELDS:
-            close = difflib.get_close_matches(key, sorted(_FIELDS), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise ConfigError(f"{path}: unknown key {key!r}{hint}")
+            raise ConfigError(f"{path}: unknown key {key!r}{did_you_mean(key, _FIELDS)}")
     for key in ("out", "data_root", "cache_dir", "protocols_dir"):
         if key in raw:
             raw[key] = path.parent / raw[key]

@@ -36,7 +36,6 @@ Example:
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import io
 import itertools
@@ -51,6 +50,7 @@ import numpy as np
 from ._lazy import F, torch
 from .degrade import bicubic_downsample, bicubic_upsample
 from .errors import SrfacebenchError
+from .plugins import did_you_mean
 
 __all__ = [
     "DEGRADATIONS",
@@ -90,8 +90,7 @@ class DegradationOp:
         self.args: dict[str, Any] = {}
         unknown = [k for k in kwargs if k not in self.params]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], list(self.params), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = did_you_mean(unknown[0], self.params)
             raise DegradationError(
                 f"degradation {self.name!r} has no parameter {unknown[0]!r}{hint}; "
                 f"it takes {', '.join(self.params) or 'none'}"
@@ -419,9 +418,8 @@ def parse_degradation(spec: str) -> Degradation:
         cls = DEGRADATIONS.get(name) or _from_entry_point(name)
         if cls is None:
             known = sorted(set(DEGRADATIONS) | set(_entry_points()))
-            close = difflib.get_close_matches(name, known, n=2)
-            hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-            raise DegradationError(f"unknown degradation {name!r} in {spec!r}.{hint} Known: {', '.join(known)}")
+            hint = did_you_mean(name, known, n=2)
+            raise DegradationError(f"unknown degradation {name!r} in {spec!r}{hint}; known: {', '.join(known)}")
         kwargs: dict[str, Any] = {}
         for arg in _split_args(argtext):
             key, eq, value = arg.partition("=")

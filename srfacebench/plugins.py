@@ -22,10 +22,16 @@ __all__ = ["PluginRegistry", "did_you_mean"]
 T = TypeVar("T")
 
 
-def did_you_mean(name: str, known: list[str]) -> str:
-    """``" (did you mean 'x'?)"`` for the closest known name, or ``""``."""
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+def did_you_mean(name: str, known: list[str] | set[str] | dict[str, Any], n: int = 1, prefix: str = "") -> str:
+    """``" (did you mean 'x'?)"`` (or ``'x' or 'y'`` with ``n`` > 1) for the closest known names, or
+    ``""``: the one "did you mean" of every unknown name (models, FR networks, tasks, loaders,
+    protocols, degradations, config and TOML keys).
+
+    >>> did_you_mean("bicubc", ["bicubic", "hr"])
+    " (did you mean 'bicubic'?)"
+    """
+    close = difflib.get_close_matches(name, sorted(known), n=n, cutoff=0.5 if n > 1 else 0.6)
+    return f" (did you mean {' or '.join(repr(prefix + c) for c in close)}?)" if close else ""
 
 
 class PluginRegistry(Generic[T]):

@@ -9,7 +9,6 @@ imported until asked for; an unknown name fails with the known names and the clo
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.metadata
 import inspect
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, ModelError
-from .plugins import PluginRegistry
+from .plugins import PluginRegistry, did_you_mean
 from .resolver import BicubicUpsampler, SuperResolver, check_model_object
 
 __all__ = [
@@ -199,9 +198,7 @@ def available_models() -> list[str]:
 
 
 def _unknown(kind: str, name: str, known: list[str], hint: str) -> ModelError:
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    did_you_mean = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    return ModelError(f"unknown {kind} {name!r}.{did_you_mean} Known: {', '.join(known)}. {hint}")
+    return ModelError(f"unknown {kind} {name!r}{did_you_mean(name, known, n=3)}; known: {', '.join(known)}. {hint}")
 
 
 def _import_module(modname: str, spec: str) -> types.ModuleType | None:

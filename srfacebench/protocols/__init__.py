@@ -6,7 +6,6 @@ Built-in specs live beside this module (``srfacebench/protocols/*.toml``); a use
 
 from __future__ import annotations
 
-import difflib
 import importlib.resources
 import re
 import tomllib
@@ -17,6 +16,7 @@ from typing import Any
 from ..data.loaders import LOADERS, DatasetLoader
 from ..degradations import DegradationError, expand_specs
 from ..errors import ProtocolError
+from ..plugins import did_you_mean
 from ..tasks import Task, get_task, intrinsic_task
 
 __all__ = ["DatasetSpec", "MetricSpec", "Protocol", "available_protocols", "load_protocol"]
@@ -109,8 +109,7 @@ _SCHEMA: dict[str, set[str] | None] = {
 
 
 def _unknown_key(key: str, known: Any, where: str) -> ProtocolError:
-    close = difflib.get_close_matches(key, sorted(known), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    hint = did_you_mean(key, known)
     return ProtocolError(f"{where}: unknown key {key!r}{hint}; known: {', '.join(sorted(known))}")
 
 
@@ -257,6 +256,5 @@ def load_protocol(name: str | Path, protocols_dir: str | Path | None = None) -> 
     if str(name) in builtins:
         return parse_protocol(builtins[str(name)].read_text(encoding="utf-8"), f"built-in {name}.toml")
     known = sorted(available_protocols(protocols_dir))
-    close = difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)
-    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise ProtocolError(f"unknown protocol {str(name)!r}.{hint} Known: {', '.join(known)}")
+    hint = did_you_mean(str(name), known, n=3)
+    raise ProtocolError(f"unknown protocol {str(name)!r}{hint}; known: {', '.join(known)}")

@@ -226,11 +226,10 @@ def load_entry(name: str, device: str = "cpu", root: str | None = None, noise: i
     from .tfjs import TfjsLayersModel
 
     if name not in CATALOGUE:
-        import difflib
+        from ..plugins import did_you_mean
 
-        close = difflib.get_close_matches(name, list(CATALOGUE), n=3, cutoff=0.5)
-        hint = f" Did you mean {', '.join('zoo:' + c for c in close)}?" if close else ""
-        raise ModelError(f"unknown zoo model {name!r}.{hint} `srfacebench zoo list` shows them all")
+        hint = did_you_mean(name, CATALOGUE, n=3, prefix="zoo:")
+        raise ModelError(f"unknown zoo model {name!r}{hint}; `srfacebench zoo list` shows them all")
     entry = CATALOGUE[name]
     if entry.base:
         return _finetuned(entry, device, root, noise)

@@ -148,7 +148,7 @@ def test_run_config_from_toml_and_cli(tiny_data, tmp_path, adapters_path, capsys
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--degradation", "blurr:sigma=2+bicubic:4"], "Did you mean 'blur'"),
+        (["--degradation", "blurr:sigma=2+bicubic:4"], "(did you mean 'blur'"),
         (["--scale", "3"], "not divisible by the scale 3"),
         (["--scale", "4", "--batch-size", "0"], "batch_size must be a positive integer"),
         (["--scale", "4", "--device", "foo"], "device must be cpu"),

@@ -130,7 +130,7 @@ def test_labels_are_canonical_and_scales_multiply():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("blurr:sigma=2+bicubic:4", "Did you mean 'blur'"),
+        ("blurr:sigma=2+bicubic:4", r"\(did you mean 'blur'"),
         ("blur:sigma=2", "does not down-sample"),
         ("bicubic:4+jpeg:quality=30", "no parameter 'quality'; it takes q"),
         ("bicubic:4+jpeg:q=0", "1..95"),

