@@ -30,4 +30,16 @@ FINETUNED: dict[str, tuple[str, str, str]] = {
         "fine-tuned by srfacebench on MSE + FR loss (dlib-resnet29 frozen, BatchNorm in train mode; the paper's "
         "method): the same 240 steps and batches as -ft-vanilla",
     ),
+    "upscalerjs-medium-x4-ft-vanilla": (
+        "upscalerjs-medium-x4",
+        "7233dedfa00eed700747fe00004a705f22d3d17745ac00a202e44b29730675ed",
+        "fine-tuned by srfacebench on MSE alone (the paper's vanilla branch): 480 steps of 16 CelebA train chips, "
+        "MATLAB-bicubic x4 LR",
+    ),
+    "upscalerjs-medium-x4-ft-fr": (
+        "upscalerjs-medium-x4",
+        "3d255f2ddcacb8a6587f3b0a97e7555891ef86f0144db45b754d2c29fde395b9",
+        "fine-tuned by srfacebench on MSE + FR loss (dlib-resnet29 frozen, BatchNorm in train mode; the paper's "
+        "method): the same 480 steps and batches as -ft-vanilla",
+    ),
 }
