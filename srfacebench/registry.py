@@ -24,6 +24,7 @@ from typing import Any
 from .errors import ConfigError, ModelError
 from .plugins import PluginRegistry, did_you_mean
 from .resolver import BicubicUpsampler, SuperResolver, check_model_object
+from .results import HR
 
 __all__ = [
     "ModelRef",
@@ -39,7 +40,6 @@ Loader = Callable[..., Any]
 MODEL_GROUP = "srfacebench.models"
 EMBEDDER_GROUP = "srfacebench.embedders"
 
-HR = "hr"
 _OLD_SPELLINGS = {"adapters", "reference_models"}  # now srfacebench.adapters, srfacebench.reference_models
 _BUILTIN_MODELS: dict[str, Loader | None] = {
     HR: None,  # the HR image itself: the upper bound, evaluated once at scale 1

@@ -16,6 +16,8 @@ __all__ = ["RESULT_COLUMNS", "SCHEMA_VERSION", "MetricRow", "RunResult"]
 SCHEMA_VERSION = 2
 RESULT_COLUMNS = ["model", "scale", "degradation", "protocol", "dataset", "embedder", "metric", "value", "std", "n"]
 HR_DEGRADATION = "none"
+HR = "hr"  # the model name of the HR rows (the upper bound every run includes)
+BICUBIC = "bicubic"  # the LR baseline every run includes
 
 
 def v1_degradation(scale: int) -> str:

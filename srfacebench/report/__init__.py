@@ -19,8 +19,7 @@ import pandas as pd
 from ..degradations import severity_families
 from ..errors import DataError
 from ..io import atomic_write_text
-from ..registry import HR
-from ..results import v1_degradation
+from ..results import HR, v1_degradation
 from ..tasks import ItemView
 from .leaderboard import Leaderboard, build_leaderboard
 from .plots import bar_plot, curves_plot, severity_plot

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..registry import HR
+from ..results import HR
 
 __all__ = ["CORRELATION_COLUMNS", "QUALITY", "kendall_tau_b", "rank_correlations"]
 

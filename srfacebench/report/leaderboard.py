@@ -10,14 +10,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError
-from ..registry import HR
+from ..results import BICUBIC, HR
 from ..tasks import INTRINSIC
 from .correlation import CORRELATION_COLUMNS, rank_correlations
 from .runs import VARIANT, RunSet
 
 __all__ = ["Leaderboard", "build_leaderboard"]
-
-BICUBIC = "bicubic"
 
 
 @dataclass

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..registry import HR
+from ..results import HR
 from ..tasks import Curves
 
 __all__ = ["bar_plot", "curves_plot", "severity_plot"]

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import DataError, ProtocolError
 from ..metrics.catalogue import MetricInfo
+from ..results import BICUBIC
 from . import Curves, ItemView, Task, TaskInput, TaskScore, exclude_with_singletons
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class Identification(Task):
             series = [
                 ("HR" if deg == "none" else f"{model} {deg}", np.arange(1, len(d["cmc"]) + 1), np.asarray(d["cmc"]))
                 for (model, deg), d in view.details.items()
-                if "cmc" in d and deg in ("none", degradation) and (include_lr or model != "bicubic")
+                if "cmc" in d and deg in ("none", degradation) and (include_lr or model != BICUBIC)
             ]
             if series:
                 title = f"{view.protocol} ({view.embedder}): CMC, {degradation}" + (
