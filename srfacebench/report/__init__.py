@@ -19,6 +19,7 @@ import pandas as pd
 from ..degradations import severity_families
 from ..errors import DataError
 from ..io import atomic_write_text
+from ..results import BICUBIC as BICUBIC_NAME
 from ..results import HR, v1_degradation
 from ..tasks import ItemView
 from .leaderboard import Leaderboard, build_leaderboard
@@ -160,6 +161,46 @@ def _cross_fr(runs: RunSet, lb: Leaderboard) -> list[dict[str, Any]]:
 _QUALITY = ("psnr_y", "ssim_y")
 
 
+def _answers(runs: RunSet, lb: Leaderboard) -> list[str]:
+    """The answer, one line per protocol × degradation × FR network: which model keeps identity
+    best on the protocol's main score (with its interval), how much of the HR–bicubic gap it
+    recovers, and whether PSNR-Y ranks the models as the main score does (Kendall τ, interval)."""
+    m = lb.metrics
+    lines = []
+    for p in dict.fromkeys(m.protocol):
+        main = runs.protocols[p]["main_score"]
+        hib = runs.higher_is_better(p, main)
+        sub = m[(m.protocol == p) & (m.metric == main)]
+        for (deg, emb), g in sub[sub.model != HR].groupby(["degradation", "embedder"], sort=False):
+            models = g[g.model != BICUBIC_NAME]
+            if models.empty or g.value.isna().all():
+                continue
+            best = models.loc[models.value.idxmax() if hib else models.value.idxmin()]
+            hr = sub[(sub.model == HR) & (sub.embedder == emb)].value
+            bic = g[g.model == BICUBIC_NAME].value
+            text = f"{p}, {deg}, {emb}: best model on identity: {best.model} — {main} {_fmt(float(best.value))}"
+            if not math.isnan(best.ci_low):
+                text += f" [{_fmt(float(best.ci_low))}, {_fmt(float(best.ci_high))}]"
+            if len(hr) and len(bic) and float(hr.iloc[0]) != float(bic.iloc[0]):
+                h, b = float(hr.iloc[0]), float(bic.iloc[0])
+                gap = (float(best.value) - b) / (h - b)
+                text += f", {100 * gap:.0f}% of the HR–bicubic gap (bicubic {_fmt(b)}, HR {_fmt(h)})"
+                if gap < 0:
+                    text += " — worse than bicubic"
+            c = lb.correlations
+            c = c[(c.protocol == p) & (c.degradation == deg) & (c.embedder == emb) & (c.quality == "psnr_y")]
+            c = c[(c.identity == main) & c.tau.notna()]
+            if not c.empty:
+                r = c.iloc[0]
+                text += (
+                    f"; PSNR-Y ranks the {int(r.n_models)} models "
+                    f"{'as' if r.tau > 0 else 'against' if r.tau < 0 else 'unrelated to'} {main} does "
+                    f"(Kendall τ = {r.tau:+.2f}, 95% interval [{r.ci_low:+.2f}, {r.ci_high:+.2f}])"
+                )
+            lines.append(text + ".")
+    return lines
+
+
 def _summary(runs: RunSet, lb: Leaderboard) -> list[str]:
     """The findings in words, identity first: per model, the paired tests against bicubic (Holm-
     corrected, α = 0.05) on identity metrics, then on image quality; then whether PSNR ranked the
@@ -239,6 +280,22 @@ def _markdown_correlations(corr: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _default_visible(columns: list[str], runs: RunSet) -> list[bool]:
+    """Which leaderboard columns the HTML shows before the reader picks: the names, and per
+    protocol its main score (with the gap recovered), the FR loss, and PSNR-Y once. Every column
+    stays in the page (a checkbox shows it) and in the CSV/Markdown."""
+    wanted: set[str] = set()
+    for i, p in enumerate(dict.fromkeys(runs.results.protocol)):
+        main = runs.protocols[p]["main_score"]
+        wanted |= {f"{p}/{main}", f"{p}/{main} gap recovered", f"{p}/fr_loss"} | ({f"{p}/psnr_y"} if i == 0 else set())
+    out = []
+    for k, c in enumerate(columns):
+        parts = c.split(" ")
+        key = " ".join([parts[0], *parts[2:]]) if len(parts) > 1 and parts[1] in ("↑", "↓") else c
+        out.append(k < 5 or "/" not in c or key in wanted)
+    return out
+
+
 def _fmt_p(p: float) -> str:
     """A p-value as text: three digits, and "< 1e-12" below (never a bare 0)."""
     if math.isnan(p):
@@ -281,6 +338,7 @@ def build_report(
             undefined=jinja2.StrictUndefined,
         )
         columns, rows = _rows(lb.table)
+        visible = _default_visible(columns, runs)
         comparisons = [
             c
             | {
@@ -300,9 +358,11 @@ def build_report(
             subsets=runs.subsets,
             notes=[(run, n) for run, prov in runs.provenance.items() for n in prov.get("notes", [])]
             + [("merge", n) for n in runs.notes],
+            answers=_answers(runs, lb),
             summary=_summary(runs, lb),
             cross_fr=_cross_fr(runs, lb),
             columns=columns,
+            visible=visible,
             rows=rows,
             comparisons=comparisons,
             correlations=[
