@@ -30,7 +30,6 @@ from __future__ import annotations
 import copy
 import csv
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,10 @@ from torch import nn
 from .data.chips import ChipDataset, default_cache_dir, ensure_aligned
 from .data.identity import load_celeba
 from .degradations import Degradation, parse_degradation
+from .distributed import barrier as _barrier
+from .distributed import convert_sync_batchnorm as _sync_bn
+from .distributed import init_from_env
+from .distributed import world as _world
 from .io import atomic_write_bytes, atomic_write_text
 from .losses import FRLoss
 from .registry import load_embedder
@@ -87,51 +90,6 @@ class TrainConfig:
         return deg
 
 
-class _SyncBN(nn.BatchNorm2d):
-    """BatchNorm whose batch statistics are summed over all ranks (CPU and GPU, differentiable)."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not (self.training and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
-            return super().forward(x)
-        import warnings
-
-        from torch.distributed.nn.functional import all_reduce
-
-        n = torch.tensor(float(x.shape[0] * x.shape[2] * x.shape[3]), device=x.device)
-        stats = torch.cat([x.sum(dim=(0, 2, 3)), (x * x).sum(dim=(0, 2, 3)), n.view(1)])
-        with warnings.catch_warnings():  # the differentiable all_reduce is marked deprecated, not replaced
-            warnings.simplefilter("ignore", FutureWarning)
-            stats = all_reduce(stats)
-        c = x.shape[1]
-        total = stats[-1]
-        mean = stats[:c] / total
-        var = stats[c : 2 * c] / total - mean * mean
-        with torch.no_grad():
-            m = self.momentum if self.momentum is not None else 0.1
-            self.running_mean.mul_(1 - m).add_(m * mean)
-            self.running_var.mul_(1 - m).add_(m * var * total / (total - 1))
-            self.num_batches_tracked.add_(1)
-        y = (x - mean.view(1, -1, 1, 1)) / torch.sqrt(var.view(1, -1, 1, 1) + self.eps)
-        return y * self.weight.view(1, -1, 1, 1) + self.bias.view(1, -1, 1, 1)
-
-
-def _sync_bn(module: nn.Module) -> nn.Module:
-    for name, child in module.named_children():
-        if isinstance(child, nn.BatchNorm2d) and not isinstance(child, _SyncBN):
-            new = _SyncBN(child.num_features, child.eps, child.momentum)
-            new.load_state_dict(child.state_dict())
-            setattr(module, name, new)
-        else:
-            _sync_bn(child)
-    return module
-
-
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
-
-
 def _split(labels: list[int], n_ids: int, cfg: TrainConfig) -> tuple[list[int], list[int], int]:
     """Train and validation indices: the last ``val_identities`` identities are held out."""
     n_val_ids = min(cfg.val_identities, n_ids - 1)
@@ -160,8 +118,7 @@ def _load_chips(cfg: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, dict[str,
     rank, _ = _world()
     if rank == 0:
         ensure_aligned(fs, cache, 160, 0.25, progress=True)
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+    _barrier()
     aligned = ensure_aligned(fs, cache, 160, 0.25, progress=False)
     train_idx, val_idx, n_val_ids = _split(fs.labels.tolist(), len(fs.identities), cfg)
     ds = ChipDataset(aligned.root, aligned.names)
@@ -353,8 +310,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     """Run both phases (resuming whatever is already done) and export the two models."""
     from srfacebench.reference_models.srresnet import SRResNet
 
-    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if cfg.device.startswith("cuda") else "gloo")
+    init_from_env(cfg.device)
     rank, world = _world()
     if cfg.batch_size % world:
         raise ValueError(f"batch size {cfg.batch_size} is not divisible by the {world} processes")
@@ -440,11 +396,6 @@ def init_module(spec: str, scale: int, device: str, args: dict[str, Any]) -> tup
     for p in module.parameters():
         p.requires_grad_(True)
     return module.to(device), sr.info.name
-
-
-def _barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
 
 
 @torch.no_grad()

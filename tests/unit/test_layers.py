@@ -23,6 +23,7 @@ FLOORS: list[tuple[str, ...]] = [
      "srfacebench.metrics.identification", "srfacebench.metrics.stats", "srfacebench.metrics.image",
      "srfacebench.data.images", "srfacebench.data.faceset", "srfacebench.resolver", "srfacebench.embedders",
      "srfacebench.zoo.finetuned", "srfacebench.zoo.catalogue", "srfacebench.zoo.ncnn", "srfacebench.zoo.tfjs",
+     "srfacebench.distributed",
      "srfacebench.metrics"),
     ("srfacebench.losses", "srfacebench.degradations", "srfacebench.data", "srfacebench.tasks",
      "srfacebench.zoo", "srfacebench.conformance", "srfacebench.testing"),
