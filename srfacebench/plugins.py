@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata
+import types
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -42,7 +43,11 @@ class PluginRegistry(Generic[T]):
         group: the entry-point group third-party packages register under.
         builtins: name -> ``"module:attr"`` of the built-in plug-ins.
         error: the exception class raised for an unknown or broken name.
-        adapt: turns the imported object into the plug-in (e.g. instantiates a class) and checks it.
+        module_attr: what a plug-in module names its plug-in (``"TASK"``): a module path or an entry
+            point may give the module itself.
+        check: checks the plug-in object (raising ``error``) and returns it.
+        instantiate: a class found is instantiated (tasks, loaders); else returned (FR networks,
+            which are constructed later with their arguments).
     """
 
     def __init__(
@@ -51,9 +56,12 @@ class PluginRegistry(Generic[T]):
         group: str,
         builtins: dict[str, str],
         error: type[SrfacebenchError],
-        adapt: Callable[[Any, str], T],
+        module_attr: str,
+        check: Callable[[Any, str], T],
+        instantiate: bool = True,
     ) -> None:
-        self.kind, self.group, self.error, self._adapt = kind, group, error, adapt
+        self.kind, self.group, self.error, self._check = kind, group, error, check
+        self.module_attr, self.instantiate = module_attr, instantiate
         self._builtins = dict(builtins)
         self._cache: dict[str, T] = {}
 
@@ -69,6 +77,15 @@ class PluginRegistry(Generic[T]):
             return "built-in"
         ep = self._entry_points().get(name)
         return f"entry point {ep.value}" if ep is not None else f"module {name}"
+
+    def _adapt(self, obj: Any, name: str) -> T:
+        if isinstance(obj, types.ModuleType):
+            if not hasattr(obj, self.module_attr):
+                raise self.error(f"{self.kind} module {name!r} defines no {self.module_attr}")
+            obj = getattr(obj, self.module_attr)
+        if self.instantiate and isinstance(obj, type):
+            obj = obj()
+        return self._check(obj, name)
 
     def check(self, name: str, where: str = "") -> None:
         """Refuse an unknown name without importing built-ins or entry points (a module path is

@@ -319,12 +319,8 @@ def resolve_models(spec: str) -> list[ModelRef]:
     )
 
 
-def _adapt_embedder(obj: Any, name: str) -> Callable[..., Any]:
-    """An FR network plug-in is a FaceEmbedder class (or factory); a module gives its ``EMBEDDER``."""
-    if isinstance(obj, types.ModuleType):
-        if not hasattr(obj, "EMBEDDER"):
-            raise ConfigError(f"FR network module {name!r} defines no EMBEDDER (a FaceEmbedder class)")
-        obj = obj.EMBEDDER
+def _check_embedder(obj: Any, name: str) -> Callable[..., Any]:
+    """An FR network plug-in is a FaceEmbedder class (or factory), constructed with its arguments later."""
     if not callable(obj):
         raise ConfigError(f"FR network {name!r} is not a FaceEmbedder class: {obj!r}")
     return obj
@@ -333,7 +329,7 @@ def _adapt_embedder(obj: Any, name: str) -> Callable[..., Any]:
 #: FR networks: built-ins, then the entry-point group ``srfacebench.embedders``, then a module path
 #: (``--fr mypkg.mynet``, the module's ``EMBEDDER``).
 EMBEDDERS: PluginRegistry[Callable[..., Any]] = PluginRegistry(
-    "FR network", EMBEDDER_GROUP, _BUILTIN_EMBEDDERS, ConfigError, _adapt_embedder
+    "FR network", EMBEDDER_GROUP, _BUILTIN_EMBEDDERS, ConfigError, "EMBEDDER", _check_embedder, instantiate=False
 )
 
 

@@ -10,7 +10,6 @@ tasks) and what ``--limit`` caps, and reads a :class:`~srfacebench.data.faceset.
 
 from __future__ import annotations
 
-import types
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -103,13 +102,7 @@ class _IdentityFolder(DatasetLoader):
 LFW_PAIRS, CELEBA, IDENTITY_FOLDER = _LfwPairs(), _CelebA(), _IdentityFolder()
 
 
-def _adapt(obj: Any, name: str) -> DatasetLoader:
-    if isinstance(obj, types.ModuleType):
-        if not hasattr(obj, "LOADER"):
-            raise ProtocolError(f"dataset loader module {name!r} defines no LOADER")
-        obj = obj.LOADER
-    if isinstance(obj, type):
-        obj = obj()
+def _check_loader(obj: Any, name: str) -> DatasetLoader:
     if not callable(getattr(obj, "load", None)) or not isinstance(getattr(obj, "provides", None), frozenset | set):
         raise ProtocolError(f"dataset loader {name!r} is not a DatasetLoader (subclass srfacebench.data.loaders)")
     return obj
@@ -124,5 +117,6 @@ LOADERS: PluginRegistry[DatasetLoader] = PluginRegistry(
         "identity-folder": "srfacebench.data.loaders:IDENTITY_FOLDER",
     },
     ProtocolError,
-    _adapt,
+    "LOADER",
+    _check_loader,
 )

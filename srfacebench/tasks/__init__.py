@@ -177,15 +177,7 @@ class Task:
         return []
 
 
-def _adapt(obj: Any, name: str) -> Task:
-    import types
-
-    if isinstance(obj, types.ModuleType):
-        if not hasattr(obj, "TASK"):
-            raise ProtocolError(f"task module {name!r} defines no TASK")
-        obj = obj.TASK
-    if isinstance(obj, type):
-        obj = obj()
+def _check_task(obj: Any, name: str) -> Task:
     missing = [a for a in ("name", "metrics", "score", "columns", "check") if not hasattr(obj, a)]
     if missing or not isinstance(obj.name, str) or not obj.name:
         raise ProtocolError(
@@ -203,7 +195,8 @@ TASKS: PluginRegistry[Task] = PluginRegistry(
         "centroid": "srfacebench.tasks.centroid:TASK",
     },
     ProtocolError,
-    _adapt,
+    "TASK",
+    _check_task,
 )
 
 
