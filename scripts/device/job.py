@@ -58,7 +58,7 @@ def pack(data_root: Path, dest: Path, lfw_pairs_per_fold: int, celeba_limit: int
 
     celeba = load_celeba(data_root / "celeba", split="train", images_per_identity=None, min_images=1)
     if celeba_limit:
-        from srfacebench.plan import _subset_identities
+        from srfacebench.data.loaders import subset_identities as _subset_identities
 
         celeba = _subset_identities(celeba, celeba_limit)
     sizes = {"celeba.npz": pack_chips(dest / "celeba.npz", chips_of(celeba), celeba.labels, quality=90)}
