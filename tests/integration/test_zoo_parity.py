@@ -145,11 +145,16 @@ def test_a_shipped_fine_tune_runs_by_name_on_its_base_graph(name, monkeypatch):
     assert path.stat().st_size < 16 * 2**20  # the issue's bound for shipped weights
     assert tuned.info.name == name and "CelebA" in tuned.info.licence
     assert tuned.info.trained_against_fr == ("dlib-resnet29" if name.endswith("-ft-fr") else None)
-    lr = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    # Faces, not noise: fine-tuning moves a network's behaviour far from faces (medium-x4's outputs on
+    # uniform noise differ from its base's by 2.4 dB PSNR) while on faces they stay within ~37 dB.
+    from srfacebench.degradations import parse_degradation
+    from srfacebench.fingerprint import _probe_chips
+
+    lr = parse_degradation(f"bicubic:{entry.scale}")(_probe_chips())
     with torch.no_grad():
         a, b = tuned(lr), base(lr)
     assert a.shape == b.shape and not torch.equal(a, b)
-    assert 10 * torch.log10(1 / ((a - b) ** 2).mean()) > 25  # a fine-tune of the base, not another network
+    assert 10 * torch.log10(1 / ((a - b) ** 2).mean()) > 30  # a fine-tune of the base, not another network
     with pytest.raises(ModelError, match="ships its weights"):
         loader(name)(entry.scale, weights=str(path))
     monkeypatch.setitem(CATALOGUE, name, replace(entry, files=(("weights", rel, "0" * 64),)))
