@@ -363,17 +363,15 @@ def _excluding_fallback(
 
 
 def _earlier_item_files(out: Path, written: dict[str, Any]) -> list[str]:
-    """Per-item CSVs in ``out`` that this run did not write: those of every known task, and any
-    an earlier run recorded in its results.json."""
-    from .tasks import TASKS, get_task
+    """Per-item CSVs in ``out`` that this run did not write, as ``load_runs`` would read them for the
+    folder's earlier results.json (its recorded files; the built-in ones when it records none)."""
+    from .report.runs import item_files
 
-    names = {intrinsic_task().items_file} | {get_task(n).items_file for n in TASKS.names()}
     try:
-        earlier = json.loads((out / "results.json").read_text(encoding="utf-8"))
-        names |= {str(f) for f in earlier.get("provenance", {}).get("files", []) if isinstance(f, str)}
-    except (OSError, ValueError):
-        pass
-    names = {n for n in names if n and Path(n).name == n and n.endswith(".csv") and not n.startswith("results")}
+        earlier = json.loads((out / "results.json").read_text(encoding="utf-8")).get("provenance", {})
+    except (OSError, ValueError, AttributeError):
+        earlier = {}
+    names = {n for n in item_files(earlier) if not n.startswith("results")}
     return sorted(n for n in names if n not in written and (out / n).is_file())
 
 

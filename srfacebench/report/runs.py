@@ -102,7 +102,7 @@ def _read_csv(path: Path, run: str, embedder: str) -> pd.DataFrame:
     return df
 
 
-def _item_files(prov: dict[str, Any]) -> list[str]:
+def item_files(prov: dict[str, Any]) -> list[str]:
     """The per-item CSVs a run wrote: as it recorded them (``files``), else (older runs) those
     of the built-in tasks."""
     files = prov.get("files")
@@ -150,7 +150,7 @@ def load_runs(run_dirs: list[str | Path]) -> RunSet:
                 )
             protocols.setdefault(p["name"], p)
         first_emb = str(res.provenance.get("embedder", {}).get("name", ""))
-        for fname in _item_files(res.provenance):
+        for fname in item_files(res.provenance):
             items.setdefault(fname, []).append(_read_csv(d / fname, run, first_emb))
         if (d / "samples").is_dir():
             samples[run] = d / "samples"

@@ -296,16 +296,12 @@ def merge_items(outputs: list[TaskOutput]) -> dict[str, tuple[list[str], list[di
     return merged
 
 
-def csv_text(header: list[str], rows: list[dict[str, Any]] | list[list[Any]]) -> str:
+def csv_text(header: list[str], rows: list[dict[str, Any]]) -> str:
+    """Per-item rows (dicts) as CSV; a column a row lacks (another protocol's) is left empty."""
     buf = io.StringIO()
-    if rows and isinstance(rows[0], dict):
-        w = csv.DictWriter(buf, header, restval="", lineterminator="\n")
-        w.writeheader()
-        w.writerows(rows)  # type: ignore[arg-type]
-    else:
-        cw = csv.writer(buf, lineterminator="\n")
-        cw.writerow(header)
-        cw.writerows(rows)  # type: ignore[arg-type]
+    w = csv.DictWriter(buf, header, restval="", lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
     return buf.getvalue()
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..metrics.catalogue import MetricInfo
-from . import Task, TaskInput, TaskScore, exclude_with_singletons, require_labels
+from . import Task, TaskInput, TaskScore, exclude_with_singletons, l2_normalise, require_labels
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -76,7 +76,7 @@ class Centroid(Task):
         fs = x.faceset
         cent, mates = leave_one_out_centroids(x.hr_emb, fs.labels)
         if x.distance == "cosine":  # embeddings arrive normalised; so is the centroid
-            cent = cent / np.maximum(np.linalg.norm(cent, axis=1, keepdims=True), 1e-12)
+            cent = l2_normalise(cent)
         ok = mates > 0
         d = np.full(len(fs), np.nan)
         d[ok] = ((x.emb[ok].astype(np.float64) - cent[ok]) ** 2).sum(axis=1)
