@@ -286,9 +286,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
             raise ConfigError("at least one --protocol is required (or a --config that sets protocols)")
         cfg = RunConfig(**given)  # type: ignore[arg-type]
     plan = make_plan(cfg)  # every name, path, scale and option checked before torch is imported
+    from .distributed import world
     from .engine import run
 
     result = run(cfg, plan)
+    if world()[0] != 0:  # under torchrun rank 0 reports
+        return 0
     print(result.table())
     for note in result.provenance.get("notes", []):
         print(f"note: {note}", file=sys.stderr)

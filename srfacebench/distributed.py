@@ -1,21 +1,45 @@
-"""Distributed helpers shared by the trainer (and, next, the engine): the process group from
-torchrun's environment, rank and world size, a barrier, and BatchNorm whose batch statistics are
-summed over every rank. Everything degrades to one process when no group is initialised."""
+"""Distributed helpers shared by the trainer and the engine: the process group from torchrun's
+environment (each rank on its own GPU), rank and world size, a barrier, work done by rank 0 with
+its outcome (value or failure) given to every rank, objects gathered from every rank, and
+BatchNorm whose batch statistics are summed over every rank. Everything degrades to one process
+when no group is initialised."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-__all__ = ["SyncBatchNorm", "barrier", "convert_sync_batchnorm", "init_from_env", "world"]
+__all__ = [
+    "RankFailed",
+    "SyncBatchNorm",
+    "barrier",
+    "convert_sync_batchnorm",
+    "gather",
+    "init_from_env",
+    "on_rank0",
+    "world",
+]
+
+T = TypeVar("T")
+
+
+class RankFailed(RuntimeError):
+    """Raised on the other ranks when rank 0's share of the work failed (rank 0 raises the error itself)."""
 
 
 def init_from_env(device: str) -> None:
-    """Join torchrun's process group (``WORLD_SIZE`` > 1): NCCL on CUDA devices, gloo on CPU."""
+    """Join torchrun's process group (``WORLD_SIZE`` > 1): NCCL on CUDA devices, gloo on CPU.
+
+    With ``device="cuda"`` each rank makes GPU ``LOCAL_RANK`` its current device, so that "cuda"
+    means its own GPU (``cuda:N`` is left as given)."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        if device == "cuda" and torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
 
 
@@ -30,6 +54,42 @@ def barrier() -> None:
     """Wait for every rank (a no-op in one process)."""
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
+
+
+def on_rank0(fn: Callable[[], T]) -> T:
+    """Run ``fn`` on rank 0 only and give its value to every rank (pickled); every rank waits for it.
+
+    If ``fn`` fails, rank 0 raises its error and every other rank raises :class:`RankFailed`
+    naming it, so no rank waits forever for work that will not come. In one process: ``fn()``.
+    """
+    rank, size = world()
+    if size == 1:
+        return fn()
+    box: list[Any] = [None]
+    error: BaseException | None = None
+    if rank == 0:
+        try:
+            box[0] = (True, fn())
+        except BaseException as e:  # every rank must hear of it, whatever it is
+            error = e
+            box[0] = (False, f"{type(e).__name__}: {e}")
+    dist.broadcast_object_list(box, src=0)
+    ok, value = box[0]
+    if error is not None:
+        raise error
+    if not ok:
+        raise RankFailed(f"rank 0 failed: {value}")
+    return value
+
+
+def gather(obj: T) -> list[T]:
+    """``obj`` of every rank, in rank order, on every rank (``[obj]`` in one process)."""
+    size = world()[1]
+    if size == 1:
+        return [obj]
+    out: list[Any] = [None] * size
+    dist.all_gather_object(out, obj)
+    return out
 
 
 class SyncBatchNorm(nn.BatchNorm2d):
@@ -70,9 +130,3 @@ def convert_sync_batchnorm(module: nn.Module) -> nn.Module:
         else:
             convert_sync_batchnorm(child)
     return module
-
-
-def _world() -> tuple[int, int]:
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1

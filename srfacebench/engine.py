@@ -8,6 +8,11 @@ network. Shards are saved atomically under ``OUT/cache/``, keyed by everything t
 depend on (:func:`~srfacebench.plan.cache_keys`), so a repeat run computes nothing and a killed
 run resumes at the last finished shard. Each protocol is then scored per FR network
 (:mod:`srfacebench.tasks`).
+
+Under ``torchrun`` (:mod:`srfacebench.distributed`) rank 0 alone owns the run folder (checks,
+lock), aligns and checks the caches; every rank then computes its share of the missing shards;
+rank 0 loads them all, scores and writes. The numbers do not depend on the number of ranks:
+every shard is computed in the same batches whichever rank computes it (docs/distributed.md).
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +41,7 @@ from .data.faceset import FaceSet
 from .data.landmarks import chip_landmarks
 from .data.loaders import LOADERS
 from .degradations import degradation_axes
+from .distributed import barrier, gather, init_from_env, on_rank0, world
 from .errors import ConfigError, ModelError, SrfacebenchError
 from .fingerprint import args_identity, sr_fingerprint, verify_cache_folder
 from .io import RunLock, atomic_write_text
@@ -43,7 +49,7 @@ from .plan import Plan, Pool, cache_keys, load_dataset, make_plan
 from .protocols import Protocol
 from .registry import HR, load_embedder
 from .results import RunResult
-from .streaming import Embedder, StreamCounts, Variant, stream_pool
+from .streaming import Embedder, PoolStream, StreamCounts, Variant
 from .tasks import TaskOutput, csv_text, intrinsic_task, merge_items, score_protocol
 
 __all__ = ["evaluate", "execute", "load_dataset", "run"]
@@ -167,11 +173,27 @@ def _load_variants(
 def execute(plan: Plan, counts: StreamCounts | None = None) -> RunResult:
     """Align, degrade, super-resolve, embed and score everything in ``plan``; write ``results.*``.
 
-    The run folder is locked for the duration (a second run into it is refused).
+    The run folder is locked for the duration (a second run into it is refused). Under
+    ``torchrun`` every rank computes a share; rank 0 returns the result, the others an empty one.
     """
-    _check_reuse(plan)
-    with _new_out(plan.config.out), RunLock(plan.config.out):
+    init_from_env(plan.config.device)
+    with _run_folder(plan):
         return _execute(plan, counts)[0]
+
+
+@contextmanager
+def _run_folder(plan: Plan) -> Iterator[None]:
+    """Rank 0 checks the folder may take this plan's results, creates it and locks it for the run;
+    the other ranks wait for that (and fail with it: :func:`~srfacebench.distributed.on_rank0`)."""
+    with ExitStack() as stack:
+
+        def take() -> None:
+            _check_reuse(plan)
+            stack.enter_context(_new_out(plan.config.out))
+            stack.enter_context(RunLock(plan.config.out))
+
+        on_rank0(take)
+        yield
 
 
 @dataclass
@@ -188,6 +210,7 @@ class _Run:
     notes: list[str] = field(default_factory=list)
     probes: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    decoded_by_rank: dict[str, list[int]] = field(default_factory=dict)
     align_counts: dict[str, dict[str, Any]] = field(default_factory=dict)
     scored: list[TaskOutput] = field(default_factory=list)
     result: RunResult = field(default_factory=RunResult)
@@ -208,18 +231,21 @@ class _PreparedPool:
 
 def _execute(plan: Plan, counts: StreamCounts | None) -> tuple[RunResult, list[Variant], AlignedSet]:
     """The run, in stages: load and probe the networks; per pool prepare (align, landmarks, cache
-    keys), compute (degrade, super-resolve, embed; cached shards) and score (each protocol's task
-    per FR network); then write. Also returns the loaded variants and the first pool's chips."""
+    keys), compute (degrade, super-resolve, embed; cached shards, shared among ranks) and score
+    (rank 0: each protocol's task per FR network); then rank 0 writes. Also returns the loaded
+    variants and the first pool's chips."""
     t_start = time.perf_counter()
     run = _start(plan, counts if counts is not None else StreamCounts())
     first: AlignedSet | None = None
     for pool in plan.pools:
         prepared = _prepare(run, pool)
-        embs, iqs = _compute(run, prepared)
-        _score(run, prepared, embs, iqs)
+        computed = _compute(run, prepared)
+        if computed is not None:
+            _score(run, prepared, *computed)
         first = first or prepared.aligned
     run.timings["total"] = time.perf_counter() - t_start
-    _write(run)
+    if world()[0] == 0:
+        _write(run)
     assert first is not None  # a plan has at least one pool
     return run.result, run.variants, first
 
@@ -243,6 +269,24 @@ def _prepare(run: _Run, pool: Pool) -> _PreparedPool:
     """Align the pool's images (cached), give landmarks to networks with a face layout of their
     own, key its caches, check them, and apply ``exclude_fallback`` to its protocols."""
     plan, cfg = run.plan, run.plan.config
+    aligned, landmarks = on_rank0(lambda: _align(run, pool))
+    for emb in run.embedders.values():
+        emb.landmarks = landmarks if emb.layout is not None else None
+    wanted = {lab for p, _, _ in pool.tasks for lab in plan.per_protocol[p.name]}
+    variants = [v for v in run.variants if v.is_hr or v.degradation in wanted]
+    emb_keys, iq_keys = cache_keys(
+        pool.fingerprint() + aligned.fingerprint(), f"{CHIP_STORE}/size{pool.size}-pad{pool.padding:g}",
+        variants, run.infos, plan.degradations, {n: e.info for n, e in run.embedders.items()},
+    )  # fmt: skip
+    tasks = [_excluding_fallback(p, fs, ix, aligned.fallback, run.notes) for p, fs, ix in pool.tasks]
+    on_rank0(lambda: _verify_cache(cfg.out / "cache", emb_keys, iq_keys, run.sr_fps, run.fr_fps, run.notes))
+    return _PreparedPool(pool, aligned, variants, emb_keys, iq_keys, tasks)
+
+
+def _align(run: _Run, pool: Pool) -> tuple[AlignedSet, np.ndarray | None]:
+    """Align the pool's images (cached) and, if a network has a face layout of its own, find
+    their landmarks (cached)."""
+    cfg = run.plan.config
     cache_dir = cfg.cache_dir if cfg.cache_dir is not None else default_cache_dir()
     pool_set = FaceSet(pool.name, pool.root, pool.paths, np.zeros(len(pool.paths), np.int64), [])
     t0 = time.perf_counter()
@@ -253,36 +297,53 @@ def _prepare(run: _Run, pool: Pool) -> _PreparedPool:
         "fallback_in_pool": len(aligned.fallback),
         "fallback_images": aligned.fallback[:100],
     }
-    for emb in run.embedders.values():
-        emb.landmarks = (
-            chip_landmarks(aligned.root, aligned.names, pool.size, pool.padding) if emb.layout is not None else None
-        )
-    wanted = {lab for p, _, _ in pool.tasks for lab in plan.per_protocol[p.name]}
-    variants = [v for v in run.variants if v.is_hr or v.degradation in wanted]
-    emb_keys, iq_keys = cache_keys(
-        pool.fingerprint() + aligned.fingerprint(), f"{CHIP_STORE}/size{pool.size}-pad{pool.padding:g}",
-        variants, run.infos, plan.degradations, {n: e.info for n, e in run.embedders.items()},
-    )  # fmt: skip
-    tasks = [_excluding_fallback(p, fs, ix, aligned.fallback, run.notes) for p, fs, ix in pool.tasks]
-    _verify_cache(cfg.out / "cache", emb_keys, iq_keys, run.sr_fps, run.fr_fps, run.notes)
-    return _PreparedPool(pool, aligned, variants, emb_keys, iq_keys, tasks)
+    if not any(e.layout is not None for e in run.embedders.values()):
+        return aligned, None
+    return aligned, chip_landmarks(aligned.root, aligned.names, pool.size, pool.padding)
 
 
-def _compute(run: _Run, p: _PreparedPool) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, np.ndarray]]:
-    """Every variant's embeddings and per-image PSNR/SSIM for the pool (shards cached atomically)."""
+def _compute(run: _Run, p: _PreparedPool) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, np.ndarray]] | None:
+    """Every variant's embeddings and per-image PSNR/SSIM for the pool (shards cached atomically).
+
+    Rank 0 lists the missing shards; rank r computes every world-th of them from the r-th; all
+    wait; rank 0 loads every shard and returns them (the other ranks return None). The work
+    counts of all ranks are summed into rank 0's."""
     cfg = run.plan.config
+    rank, size = world()
+    stream = PoolStream(
+        p.aligned.root, p.aligned.names, p.pool.paths, p.variants, run.plan.degradations, run.embedders,
+        p.emb_keys, p.iq_keys, cfg.out / "cache", device=cfg.device, batch_size=cfg.batch_size, workers=cfg.workers,
+    )  # fmt: skip
+    todo = on_rank0(stream.missing)
+    mine = {k: todo[k] for k in sorted(todo)[rank::size]}
     t0 = time.perf_counter()
-    bar = tqdm(desc=f"embed {p.pool.name}", unit="img", disable=not cfg.progress)
+    own = StreamCounts()
+    bar = tqdm(desc=f"embed {p.pool.name}", unit="img", disable=not (cfg.progress and rank == 0))
     try:
-        embs, iqs = stream_pool(
-            p.aligned.root, p.aligned.names, p.pool.paths, p.variants, run.plan.degradations, run.embedders,
-            p.emb_keys, p.iq_keys, cfg.out / "cache", device=cfg.device, batch_size=cfg.batch_size,
-            workers=cfg.workers, progress=bar, timings=run.timings, counts=run.counts,
-        )  # fmt: skip
+        stream.compute(mine, progress=bar, timings=run.timings, counts=own)
     finally:
         bar.close()
+    barrier()
+    elapsed = time.perf_counter() - t0
+    parts = gather(own)
+    for counts in parts:
+        _add_counts(run.counts, counts)
+    if size > 1:
+        run.timings |= {f"embed:{p.pool.name}:rank{r}": t for r, t in enumerate(gather(elapsed))}
+        run.decoded_by_rank[p.pool.name] = [c.decoded for c in parts]
+    if rank != 0:
+        return None
+    embs, iqs = stream.load()
     run.timings[f"embed:{p.pool.name}"] = time.perf_counter() - t0
     return embs, iqs
+
+
+def _add_counts(total: StreamCounts, part: StreamCounts) -> None:
+    total.decoded += part.decoded
+    for name in ("degraded", "super_resolved", "embedded", "clamped"):
+        mine, theirs = getattr(total, name), getattr(part, name)
+        for k, v in theirs.items():
+            mine[k] = mine.get(k, 0) + v
 
 
 def _score(run: _Run, p: _PreparedPool, embs: dict[tuple[str, str], np.ndarray], iqs: dict[str, np.ndarray]) -> None:
@@ -320,6 +381,8 @@ def _write(run: _Run) -> None:
         if n:
             run.notes.append(f"{vid}: {n} output values outside [0, 1] (by less than 0.25) were clamped")
     prov = _provenance(run.plan, run.embedders, run.infos, run.align_counts, run.timings, written, run.counts)
+    if run.decoded_by_rank:
+        prov["work"]["decoded_by_rank"] = run.decoded_by_rank
     run.result.provenance = prov | {"notes": run.notes, "conformance": run.probes}
     run.result.save(out)
 
@@ -437,6 +500,7 @@ def _provenance(
         "limit_pairs_per_fold": cfg.limit,
         "batch_size": cfg.batch_size,
         "workers": cfg.workers,
+        "world_size": world()[1],
         "work": {
             "clamped_values": counts.clamped,
             "decoded": counts.decoded,
@@ -468,10 +532,10 @@ def run(config: RunConfig, plan: Plan | None = None) -> RunResult:
         plan = make_plan(config)
     elif plan.config is not config:
         raise ValueError("run(config, plan): the plan was made from another config")
-    _check_reuse(plan)
-    with _new_out(config.out), RunLock(config.out):
+    init_from_env(config.device)
+    with _run_folder(plan):
         result, variants, aligned = _execute(plan, None)
-        if config.report:
+        if config.report and world()[0] == 0:
             t0 = time.perf_counter()
             _samples(plan, variants, aligned)
             from .report import build_report

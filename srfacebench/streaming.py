@@ -31,7 +31,17 @@ from .io import atomic_save_npy
 from .metrics.image import psnr_ssim_y
 from .resolver import SuperResolver
 
-__all__ = ["SHARD", "Embedder", "StreamCounts", "Variant", "check_sr_output", "stream_pool", "super_resolve"]
+__all__ = [
+    "SHARD",
+    "Embedder",
+    "PoolStream",
+    "StreamCounts",
+    "Todo",
+    "Variant",
+    "check_sr_output",
+    "stream_pool",
+    "super_resolve",
+]
 
 SHARD = 512
 
@@ -119,75 +129,104 @@ def super_resolve(v: Variant, lr: torch.Tensor, counts: StreamCounts | None = No
     return check_sr_output(sr, lr, v.scale, v.model)
 
 
-def stream_pool(
-    chip_root: Path,
-    chip_names: list[str],
-    paths: list[str],
-    variants: list[Variant],
-    degradations: dict[str, Degradation],
-    embedders: dict[str, Embedder],
-    emb_keys: dict[tuple[str, str], str],
-    iq_keys: dict[str, str],
-    cache: Path,
-    *,
-    device: str = "cpu",
-    batch_size: int = 64,
-    workers: int = 0,
-    progress: Any = None,
-    timings: dict[str, float] | None = None,
-    counts: StreamCounts | None = None,
-) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, np.ndarray]]:
-    """Embeddings (N×d) per (variant id, embedder name) and PSNR-Y/SSIM-Y (N×2) per SR variant id.
+Todo = dict[int, dict[str, tuple[list[str], bool]]]
+"""Per shard index, per variant id: the FR networks still to run and whether PSNR/SSIM is still to do."""
 
-    ``chip_names[i]`` is the chip (under ``chip_root``) of pool image ``paths[i]``; the paths
-    seed per-image noise.
 
-    ``emb_keys``/``iq_keys`` name the cache folders (computed by the plan from everything the
-    numbers depend on).
+@dataclass
+class PoolStream:
+    """One pool's images and the work on them, cached in shards of :data:`SHARD` images.
+
+    ``chip_names[i]`` is the chip (under ``chip_root``) of pool image ``paths[i]``; the paths seed
+    per-image noise. ``emb_keys``/``iq_keys`` name the cache folders under ``cache`` (made by the
+    plan from everything the numbers depend on). :meth:`missing` lists what is not cached,
+    :meth:`compute` does any subset of it (so ranks can share it), :meth:`load` reads it all.
     """
-    timings = timings if timings is not None else {}
-    counts = counts if counts is not None else StreamCounts()
-    n = len(paths)
-    shards = [list(range(s, min(s + SHARD, n))) for s in range(0, n, SHARD)]
 
-    def emb_file(v: Variant, e: str, k: int) -> Path:
-        return cache / "embeddings" / emb_keys[(v.id, e)] / f"shard-{k:05d}.npy"
+    chip_root: Path
+    chip_names: list[str]
+    paths: list[str]
+    variants: list[Variant]
+    degradations: dict[str, Degradation]
+    embedders: dict[str, Embedder]
+    emb_keys: dict[tuple[str, str], str]
+    iq_keys: dict[str, str]
+    cache: Path
+    device: str = "cpu"
+    batch_size: int = 64
+    workers: int = 0
 
-    def iq_file(v: Variant, k: int) -> Path:
-        return cache / "iq" / iq_keys[v.id] / f"shard-{k:05d}.npy"
+    @property
+    def shards(self) -> list[list[int]]:
+        n = len(self.paths)
+        return [list(range(s, min(s + SHARD, n))) for s in range(0, n, SHARD)]
 
-    for v in variants:
-        for e in embedders:
-            emb_file(v, e, 0).parent.mkdir(parents=True, exist_ok=True)
-        if not v.is_hr:
-            iq_file(v, 0).parent.mkdir(parents=True, exist_ok=True)
+    def emb_file(self, v: Variant, e: str, k: int) -> Path:
+        return self.cache / "embeddings" / self.emb_keys[(v.id, e)] / f"shard-{k:05d}.npy"
 
-    # missing[k][variant id] = the embedders still to do (and whether its iq is to do)
-    missing: dict[int, dict[str, tuple[list[str], bool]]] = {}
-    for k in range(len(shards)):
-        for v in variants:
-            todo_e = [e for e in embedders if not emb_file(v, e, k).is_file()]
-            todo_iq = not v.is_hr and not iq_file(v, k).is_file()
-            if todo_e or todo_iq:
-                missing.setdefault(k, {})[v.id] = (todo_e, todo_iq)
-    todo = sorted(missing)
-    batches = [(k, shards[k][j : j + batch_size]) for k in todo for j in range(0, len(shards[k]), batch_size)]
-    if progress is not None:
-        progress.reset(total=sum(len(shards[k]) for k in todo))
-    by_id = {v.id: v for v in variants}
-    loader = DataLoader(
-        ChipDataset(chip_root, chip_names),
-        batch_sampler=[b for _, b in batches],
-        num_workers=workers,
-        persistent_workers=False,
-    )
-    emb_acc: dict[tuple[str, str], list[np.ndarray]] = {}
-    iq_acc: dict[str, list[np.ndarray]] = {}
-    for (k, idxs), (_, hr) in zip(batches, loader, strict=True):
-        hr = hr.to(device)
-        counts.decoded += len(idxs)
-        wanted = missing[k]
-        keys = [paths[i] for i in idxs]
+    def iq_file(self, v: Variant, k: int) -> Path:
+        return self.cache / "iq" / self.iq_keys[v.id] / f"shard-{k:05d}.npy"
+
+    def missing(self) -> Todo:
+        """What no finished shard file holds yet."""
+        out: Todo = {}
+        for k in range(len(self.shards)):
+            for v in self.variants:
+                todo_e = [e for e in self.embedders if not self.emb_file(v, e, k).is_file()]
+                todo_iq = not v.is_hr and not self.iq_file(v, k).is_file()
+                if todo_e or todo_iq:
+                    out.setdefault(k, {})[v.id] = (todo_e, todo_iq)
+        return out
+
+    def compute(
+        self,
+        todo: Todo,
+        *,
+        progress: Any = None,
+        timings: dict[str, float] | None = None,
+        counts: StreamCounts | None = None,
+    ) -> None:
+        """Compute and save (atomically, shard by shard) the work in ``todo``."""
+        timings = timings if timings is not None else {}
+        counts = counts if counts is not None else StreamCounts()
+        shards = self.shards
+        for v in self.variants:
+            for e in self.embedders:
+                self.emb_file(v, e, 0).parent.mkdir(parents=True, exist_ok=True)
+            if not v.is_hr:
+                self.iq_file(v, 0).parent.mkdir(parents=True, exist_ok=True)
+        bs = self.batch_size
+        batches = [(k, shards[k][j : j + bs]) for k in sorted(todo) for j in range(0, len(shards[k]), bs)]
+        if progress is not None:
+            progress.reset(total=sum(len(shards[k]) for k in todo))
+        loader = DataLoader(
+            ChipDataset(self.chip_root, self.chip_names),
+            batch_sampler=[b for _, b in batches],
+            num_workers=self.workers,
+            persistent_workers=False,
+        )
+        emb_acc: dict[tuple[str, str], list[np.ndarray]] = {}
+        iq_acc: dict[str, list[np.ndarray]] = {}
+        for (k, idxs), (_, hr) in zip(batches, loader, strict=True):
+            counts.decoded += len(idxs)
+            self._batch(hr.to(self.device), idxs, todo[k], emb_acc, iq_acc, timings, counts)
+            if progress is not None:
+                progress.update(len(idxs))
+            if idxs[-1] == shards[k][-1]:  # shard complete: save it
+                self._save(k, todo[k], emb_acc, iq_acc)
+
+    def _batch(
+        self,
+        hr: torch.Tensor,
+        idxs: list[int],
+        wanted: dict[str, tuple[list[str], bool]],
+        emb_acc: dict[tuple[str, str], list[np.ndarray]],
+        iq_acc: dict[str, list[np.ndarray]],
+        timings: dict[str, float],
+        counts: StreamCounts,
+    ) -> None:
+        by_id = {v.id: v for v in self.variants}
+        keys = [self.paths[i] for i in idxs]
         lrs: dict[str, torch.Tensor] = {}
         for vid, (todo_e, todo_iq) in wanted.items():
             v = by_id[vid]
@@ -196,31 +235,55 @@ def stream_pool(
                 img = hr
             else:
                 if v.degradation not in lrs:
-                    lrs[v.degradation] = degradations[v.degradation](hr, keys)
+                    lrs[v.degradation] = self.degradations[v.degradation](hr, keys)
                     counts.degraded[v.degradation] = counts.degraded.get(v.degradation, 0) + len(idxs)
                 img = super_resolve(v, lrs[v.degradation], counts)
                 counts.super_resolved[vid] = counts.super_resolved.get(vid, 0) + len(idxs)
                 if todo_iq:
                     iq_acc.setdefault(vid, []).append(torch.stack(psnr_ssim_y(img, hr, v.scale), 1).cpu().numpy())
             for e in todo_e:
-                emb_acc.setdefault((vid, e), []).append(embedders[e](img, idxs))
+                emb_acc.setdefault((vid, e), []).append(self.embedders[e](img, idxs))
                 counts.embedded[f"{vid}|{e}"] = counts.embedded.get(f"{vid}|{e}", 0) + len(idxs)
             name = f"{v.model}@{v.degradation}"
             timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
-        if progress is not None:
-            progress.update(len(idxs))
-        if idxs[-1] == shards[k][-1]:  # shard complete: save it
-            for vid, (todo_e, todo_iq) in wanted.items():
-                v = by_id[vid]
-                if todo_iq:
-                    atomic_save_npy(iq_file(v, k), np.concatenate(iq_acc.pop(vid)))
-                for e in todo_e:
-                    atomic_save_npy(emb_file(v, e, k), np.concatenate(emb_acc.pop((vid, e))).astype(np.float32))
-    embs: dict[tuple[str, str], np.ndarray] = {}
-    iqs: dict[str, np.ndarray] = {}
-    for v in variants:
-        for e in embedders:
-            embs[(v.id, e)] = np.concatenate([np.load(emb_file(v, e, k)) for k in range(len(shards))])
-        if not v.is_hr:
-            iqs[v.id] = np.concatenate([np.load(iq_file(v, k)) for k in range(len(shards))])
-    return embs, iqs
+
+    def _save(
+        self,
+        k: int,
+        wanted: dict[str, tuple[list[str], bool]],
+        emb_acc: dict[tuple[str, str], list[np.ndarray]],
+        iq_acc: dict[str, list[np.ndarray]],
+    ) -> None:
+        by_id = {v.id: v for v in self.variants}
+        for vid, (todo_e, todo_iq) in wanted.items():
+            v = by_id[vid]
+            if todo_iq:
+                atomic_save_npy(self.iq_file(v, k), np.concatenate(iq_acc.pop(vid)))
+            for e in todo_e:
+                atomic_save_npy(self.emb_file(v, e, k), np.concatenate(emb_acc.pop((vid, e))).astype(np.float32))
+
+    def load(self) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, np.ndarray]]:
+        """Embeddings (N×d) per (variant id, FR network) and PSNR-Y/SSIM-Y (N×2) per SR variant id,
+        from the shard files (every one must exist)."""
+        n = len(self.shards)
+        embs: dict[tuple[str, str], np.ndarray] = {}
+        iqs: dict[str, np.ndarray] = {}
+        for v in self.variants:
+            for e in self.embedders:
+                embs[(v.id, e)] = np.concatenate([np.load(self.emb_file(v, e, k)) for k in range(n)])
+            if not v.is_hr:
+                iqs[v.id] = np.concatenate([np.load(self.iq_file(v, k)) for k in range(n)])
+        return embs, iqs
+
+
+def stream_pool(
+    stream: PoolStream,
+    *,
+    progress: Any = None,
+    timings: dict[str, float] | None = None,
+    counts: StreamCounts | None = None,
+) -> tuple[dict[tuple[str, str], np.ndarray], dict[str, np.ndarray]]:
+    """In one process: compute whatever ``stream`` has not cached, then load it all
+    (:meth:`PoolStream.load`)."""
+    stream.compute(stream.missing(), progress=progress, timings=timings, counts=counts)
+    return stream.load()

@@ -13,7 +13,7 @@ from srfacebench.data.chips import ChipDataset, ensure_aligned
 from srfacebench.data.identity import load_identity_folder
 from srfacebench.degradations import parse_degradation
 from srfacebench.registry import load_embedder, resolve_models
-from srfacebench.streaming import Embedder, Variant, stream_pool
+from srfacebench.streaming import Embedder, PoolStream, Variant, stream_pool
 
 BATCH = 64
 
@@ -53,8 +53,8 @@ def test_streaming(benchmark, pool, tmp_path, workers):
         variants = [Variant("hr", "none", 1, None), Variant("bicubic", "bicubic:4", 4, bic.load(4))]
         emb_keys = {(v.id, "dlib"): v.id.replace("|", "_").replace(":", "") for v in variants}
         iq_keys = {v.id: v.id.replace("|", "_").replace(":", "") for v in variants}
-        stream_pool(aligned.root, aligned.names, fs.paths, variants, degs, {"dlib": emb}, emb_keys, iq_keys,
-                    tmp_path / str(next(counter)), batch_size=BATCH, workers=workers)  # fmt: skip
+        stream_pool(PoolStream(aligned.root, aligned.names, fs.paths, variants, degs, {"dlib": emb}, emb_keys,
+                               iq_keys, tmp_path / str(next(counter)), batch_size=BATCH, workers=workers))  # fmt: skip
 
     benchmark.pedantic(run, rounds=2, iterations=1)
     rate = 2 * len(fs) / benchmark.stats.stats.min
