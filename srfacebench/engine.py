@@ -358,6 +358,7 @@ def _score(run: _Run, p: _PreparedPool, embs: dict[tuple[str, str], np.ndarray],
             )  # fmt: skip
             run.result.rows.extend(task.rows)
             run.result.details.extend(task.details)
+            run.notes.extend(task.notes)
             run.scored.append(task)
 
 

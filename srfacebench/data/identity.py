@@ -8,6 +8,7 @@ so the same tree always gives the same FaceSet.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -130,17 +131,61 @@ def load_identity_folder(
     images_per_identity: int | None = None,
     min_images: int = 2,
     max_images: int | None = None,
+    distractors: str | None = None,
+    distractor_max_images: int | None = None,
+    distractor_limit: int | None = None,
     name: str = "faces",
 ) -> FaceSet:
-    """One sub-folder per identity (LFW's layout included), selected by image count."""
+    """One sub-folder per identity (LFW's layout included), selected by image count.
+
+    ``distractors`` adds a folder of distractor images (labelled -1: searched among, never
+    searched with): with ``distractor_max_images`` its identity sub-folders with at most that many
+    images (``distractors`` may then be ``images`` itself: LFW's one-image people beside its
+    ten-image ones), otherwise every image under it, any layout; sorted, the first
+    ``distractor_limit``. A distractor may not belong to a selected identity. The set's root is
+    then the two folders' common parent.
+    """
     base = Path(root) / images if images else Path(root)
+    by_identity = _by_identity(base)
+    chosen = select_identities(
+        by_identity, images_per_identity=images_per_identity, min_images=min_images, max_images=max_images
+    )
+    rule = _rule(images_per_identity, min_images, max_images)
+    if distractors is None:
+        return _faceset(name, base, chosen, {}, rule)
+    dbase = Path(root) / distractors
+    if not dbase.is_dir():
+        raise DataError(f"{dbase}: distractor folder not found")
+    if distractor_max_images is not None:
+        others = {k: v for k, v in _by_identity(dbase).items() if len(v) <= distractor_max_images}
+        if dbase.resolve() == base.resolve():
+            others = {k: v for k, v in others.items() if k not in chosen}
+        clash = sorted(set(others) & set(chosen))
+        if clash:
+            raise DataError(f"{dbase}: distractor identities {clash[:5]} are also searched identities in {base}")
+        extra = sorted(p for v in others.values() for p in v)
+    else:
+        extra = sorted(list_images(dbase))
+    extra = extra[:distractor_limit] if distractor_limit is not None else extra
+    if not extra:
+        raise DataError(f"{dbase}: no distractor images (distractor_max_images = {distractor_max_images})")
+    fs = _faceset(name, base, chosen, {}, rule)
+    base_abs, dbase_abs = Path(os.path.normpath(base.absolute())), Path(os.path.normpath(dbase.absolute()))
+    top = Path(os.path.commonpath([base_abs, dbase_abs]))
+    main = [(base_abs / p).relative_to(top).as_posix() for p in fs.paths]
+    more = [(dbase_abs / p).relative_to(top).as_posix() for p in extra]
+    if set(main) & set(more):
+        raise DataError(f"{dbase}: distractor images are also images of the searched identities in {base}")
+    check_present(top, more, str(dbase))
+    labels = np.concatenate([fs.labels, np.full(len(more), -1, np.int64)])
+    return FaceSet(name, top if top != base_abs else base, main + more, labels, fs.identities, None, {})
+
+
+def _by_identity(base: Path) -> dict[str, list[str]]:
     by_identity: dict[str, list[str]] = defaultdict(list)
     for rel in list_images(base):
         parts = Path(rel).parts
         if len(parts) < 2:
             raise DataError(f"{base / rel}: images must sit in one sub-folder per identity")
         by_identity[parts[0]].append(rel)
-    chosen = select_identities(
-        by_identity, images_per_identity=images_per_identity, min_images=min_images, max_images=max_images
-    )
-    return _faceset(name, base, chosen, {}, _rule(images_per_identity, min_images, max_images))
+    return by_identity

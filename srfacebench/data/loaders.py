@@ -22,11 +22,16 @@ from .faceset import FaceSet
 __all__ = ["LOADERS", "DatasetLoader", "subset_identities"]
 
 
+DISTRACTORS_PER_IDENTITY = 10  # what --limit n keeps of a set's distractors: the first 10·n
+
+
 def subset_identities(fs: FaceSet, n: int) -> FaceSet:
-    """The first ``n`` identities (in the set's order) and their images."""
-    keep_ids = list(dict.fromkeys(int(x) for x in fs.labels))[:n]
-    remap = {old: new for new, old in enumerate(keep_ids)}
-    rows = [i for i, lab in enumerate(fs.labels) if int(lab) in remap]
+    """The first ``n`` identities (in the set's order) and their images, and the first
+    ``DISTRACTORS_PER_IDENTITY · n`` distractors (images labelled < 0)."""
+    keep_ids = [x for x in dict.fromkeys(int(x) for x in fs.labels) if x >= 0][:n]
+    remap = {old: new for new, old in enumerate(keep_ids)} | {-1: -1}
+    distractors = [i for i, lab in enumerate(fs.labels) if lab < 0][: DISTRACTORS_PER_IDENTITY * n]
+    rows = sorted([i for i, lab in enumerate(fs.labels) if lab >= 0 and int(lab) in remap] + distractors)
     return FaceSet(
         fs.name,
         fs.root,
@@ -90,8 +95,12 @@ class _CelebA(DatasetLoader):
 
 class _IdentityFolder(DatasetLoader):
     name = "identity-folder"
-    options = frozenset({"images", "images_per_identity", "min_images", "max_images"})
-    path_options = frozenset({"images"})
+    options = frozenset(
+        {"images", "images_per_identity", "min_images", "max_images", "distractors", "distractor_max_images",
+         "distractor_limit"}
+    )  # fmt: skip
+    path_options = frozenset({"images", "distractors"})
+    limit_caps = f"identities (and {DISTRACTORS_PER_IDENTITY} distractors per identity)"
 
     def read(self, root: Path, name: str, limit: int | None, options: dict[str, Any]) -> FaceSet:
         from .identity import load_identity_folder

@@ -21,9 +21,12 @@ Conventions (recorded in results):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from .knn import SearchInfo, exact_search, knn_torch, search
 
 __all__ = [
     "IdentificationResult",
@@ -34,87 +37,46 @@ __all__ = [
     "knn_leave_one_out",
     "knn_torch",
     "knn_vote",
+    "leave_one_out",
     "probe_ranks",
+    "synthetic_distractors",
 ]
 
 
-def _faiss_index(dim: int):
-    import faiss
-
-    index = faiss.IndexFlatL2(dim)
-    if hasattr(faiss, "get_num_gpus") and faiss.get_num_gpus() > 0:  # pragma: no cover - GPU only
-        index = faiss.index_cpu_to_all_gpus(index)
-    return index
-
-
-def _faiss_gpus() -> int:
-    try:
-        import faiss
-    except ImportError:  # pragma: no cover - faiss-cpu is a core dependency
-        return 0
-    return faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
-
-
-def knn_torch(
-    gallery: np.ndarray, queries: np.ndarray, k: int, device: str = "cpu", chunk: int | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Exact k-NN by squared L2 with torch (matrix product + top-k), queries in chunks.
-
-    The GPU path when faiss-gpu is not installed. ``chunk`` defaults to what fits in a quarter of
-    the device's free memory (CUDA) or 4,096 queries (CPU). Returns (squared distances, indices)
-    as float32 / int64 numpy arrays, nearest first, like FAISS's ``IndexFlatL2.search``.
-    """
-    import torch
-
-    dtype = torch.float32 if device.startswith("cuda") else torch.float64
-    g = torch.as_tensor(np.asarray(gallery), dtype=dtype, device=device)
-    q_all = torch.as_tensor(np.asarray(queries), dtype=dtype, device=device)
-    if chunk is None:
-        if device.startswith("cuda"):
-            free, _ = torch.cuda.mem_get_info(torch.device(device))
-            chunk = max(1, int(free // 4 // (g.shape[0] * torch.finfo(dtype).bits // 8 * 2)))
-        else:
-            chunk = 4096
-    g_sq = (g * g).sum(1)
-    dists, idxs = [], []
-    for s in range(0, q_all.shape[0], chunk):
-        q = q_all[s : s + chunk]
-        d = (q * q).sum(1, keepdim=True) - 2.0 * q @ g.T + g_sq[None, :]
-        val, idx = torch.topk(d.clamp_min_(0.0), k, dim=1, largest=False, sorted=True)
-        dists.append(val.float().cpu())
-        idxs.append(idx.cpu())
-    return torch.cat(dists).numpy(), torch.cat(idxs).numpy().astype(np.int64)
-
-
 def _search(gallery: np.ndarray, queries: np.ndarray, k: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    if device.startswith("cuda") and _faiss_gpus() == 0:
-        return knn_torch(gallery, queries, k, device)
-    g = np.ascontiguousarray(gallery, dtype=np.float32)
-    q = np.ascontiguousarray(queries, dtype=np.float32)
-    index = _faiss_index(g.shape[1])
-    index.add(g)
-    return index.search(q, k)
+    return exact_search(gallery, queries, k, device)
 
 
-def knn_leave_one_out(embeddings: np.ndarray, k: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """(squared distances, indices), each N×k: the k nearest *other* images of every image.
+def knn_leave_one_out(
+    embeddings: np.ndarray, k: int, device: str = "cpu", *, rows: np.ndarray | None = None, **search_kw: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """(squared distances, indices), each N×k: the k nearest *other* images of every image (of
+    the images ``rows``, when given). Exact unless ``search_kw`` says otherwise
+    (:func:`leave_one_out` also returns how the search was done)."""
+    dist, idx, _ = leave_one_out(embeddings, k, device, rows=rows, **({"method": "exact"} | search_kw))
+    return dist, idx
 
-    On ``device="cuda"`` the search runs on the GPU: faiss-gpu when installed, else
-    :func:`knn_torch`.
-    """
+
+def leave_one_out(
+    embeddings: np.ndarray, k: int, device: str = "cpu", *, rows: np.ndarray | None = None, **search_kw: Any
+) -> tuple[np.ndarray, np.ndarray, SearchInfo]:
+    """:func:`knn_leave_one_out` with the :class:`~srfacebench.metrics.knn.SearchInfo` of its
+    search (``search_kw``: ``method``, ``approximate_above``, ``recall_sample``, ``seed`` of
+    :func:`srfacebench.metrics.knn.search`; on ``device="cuda"`` the search runs on the GPU)."""
     e = np.asarray(embeddings)
-    n = e.shape[0]
     if e.ndim != 2:
         raise ValueError(f"embeddings must be N×d, got shape {e.shape}")
+    n = e.shape[0]
     if not 1 <= k < n:
         raise ValueError(f"k must be in [1, N-1] = [1, {n - 1}], got {k}")
-    dist, idx = _search(e, e, k + 1, device)
-    self_mask = idx == np.arange(n)[:, None]
+    rows = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+    dist, idx, info = search(e, e[rows], k + 1, device=device, **search_kw)
+    self_mask = idx == rows[:, None]
     # Drop the probe itself where it appears; otherwise drop the farthest (k+1-th) neighbour.
     no_self = ~self_mask.any(axis=1)
     self_mask[no_self, k] = True
     keep = ~self_mask
-    return dist[keep].reshape(n, k), idx[keep].reshape(n, k)
+    return dist[keep].reshape(rows.size, k), idx[keep].reshape(rows.size, k), info
 
 
 def probe_ranks(neighbour_labels: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -148,31 +110,43 @@ def knn_accuracy(neighbour_labels: np.ndarray, labels: np.ndarray, k: int) -> fl
 
 
 def fnir_at_fpir(
-    embeddings: np.ndarray, labels: np.ndarray, targets: tuple[float, ...] = (0.1, 0.01), seed: int = 0
+    embeddings: np.ndarray,
+    labels: np.ndarray,
+    targets: tuple[float, ...] = (0.1, 0.01),
+    seed: int = 0,
+    device: str = "cpu",
+    searches: list[SearchInfo] | None = None,
+    **search_kw: Any,
 ) -> dict[float, float]:
-    """Open-set FNIR at each target FPIR (construction in the module docstring)."""
+    """Open-set FNIR at each target FPIR (construction in the module docstring). Images labelled
+    < 0 are distractors: always in the gallery, never searched. How each search was done is
+    appended to ``searches``."""
     e = np.asarray(embeddings, dtype=np.float32)
     lab = np.asarray(labels)
-    ids = np.unique(lab)
+    ids = np.unique(lab[lab >= 0])
     if ids.size < 4:
         raise ValueError(f"open-set identification needs at least 4 identities, got {ids.size}")
     rng = np.random.default_rng(seed)
     enrolled = set(rng.permutation(ids)[: ids.size // 2].tolist())
-    gallery, mated = [], []
+    gallery, mated, nonmated = [], [], []
     seen: set[int] = set()
     for i, lbl in enumerate(lab.tolist()):
-        if lbl in enrolled:
-            if lbl in seen:
-                mated.append(i)
-            else:
-                seen.add(lbl)
-                gallery.append(i)
-    nonmated = [i for i, lbl in enumerate(lab.tolist()) if lbl not in enrolled]
+        if lbl < 0:
+            gallery.append(i)
+        elif lbl not in enrolled:
+            nonmated.append(i)
+        elif lbl in seen:
+            mated.append(i)
+        else:
+            seen.add(lbl)
+            gallery.append(i)
     if not mated or not nonmated:
         raise ValueError("open-set identification needs enrolled identities with ≥ 2 images and non-enrolled ones")
     g = np.asarray(gallery)
-    d_m, i_m = _search(e[g], e[mated], 1)
-    d_n, _ = _search(e[g], e[nonmated], 1)
+    d_m, i_m, info_m = search(e[g], e[mated], 1, device=device, **({"seed": seed} | search_kw))
+    d_n, _, info_n = search(e[g], e[nonmated], 1, device=device, **({"seed": seed} | search_kw))
+    if searches is not None:
+        searches += [info_m, info_n]
     correct = lab[g][i_m[:, 0]] == lab[mated]
     d_m, d_n = d_m[:, 0].astype(np.float64), np.sort(d_n[:, 0].astype(np.float64))
     out = {}
@@ -184,14 +158,38 @@ def fnir_at_fpir(
     return out
 
 
+def synthetic_distractors(reference: np.ndarray, n: int, seed: int = 0, normalise: bool = False) -> np.ndarray:
+    """``n`` synthetic embeddings (float32), *not faces*: draws from the Gaussian with the mean and
+    covariance of ``reference`` (e.g. the HR embeddings of the searched set), L2-normalised when
+    ``normalise`` (cosine networks). The same seed and reference give the same draws."""
+    ref = np.asarray(reference, dtype=np.float64)
+    if ref.ndim != 2 or ref.shape[0] < 2:
+        raise ValueError(f"synthetic distractors need ≥ 2 reference embeddings (N×d), got shape {ref.shape}")
+    rng = np.random.default_rng(seed)
+    cov = np.cov(ref, rowvar=False) + 1e-9 * np.eye(ref.shape[1])
+    out = np.empty((n, ref.shape[1]), np.float32)
+    for s in range(0, n, 65536):  # in blocks: 10^6 × 512 float64 draws would need 4 GB at once
+        m = min(65536, n - s)
+        out[s : s + m] = rng.multivariate_normal(ref.mean(0), cov, size=m, method="cholesky")
+    if normalise:
+        out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    return out
+
+
 @dataclass(frozen=True)
 class IdentificationResult:
+    """Metrics over the probes (images labelled ≥ 0); ``ranks`` and ``knn_predictions`` are per
+    probe, in ``probes`` order (a prediction of -1 is a distractor)."""
+
     knn_accuracy: dict[int, float]
     cmc: tuple[float, ...]
     ranks: np.ndarray
     knn_predictions: dict[int, np.ndarray]
     fnir: dict[float, float]
     n_probes: int
+    probes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    n_distractors: int = 0
+    searches: list[SearchInfo] = field(default_factory=list)
 
     def metrics(self) -> dict[str, tuple[float, float | None]]:
         out: dict[str, tuple[float, float | None]] = {}
@@ -213,20 +211,30 @@ def identification_metrics(
     fpir_targets: tuple[float, ...] = (0.1, 0.01),
     seed: int = 0,
     device: str = "cpu",
+    **search_kw: Any,
 ) -> IdentificationResult:
-    """All identification metrics from one shared kNN search (on ``device``)."""
+    """All identification metrics from one shared kNN search (on ``device``; ``search_kw`` as
+    :func:`srfacebench.metrics.knn.search`). Images labelled < 0 are distractors: in the gallery
+    of every search, never probes."""
     lab = np.asarray(labels)
     n = lab.size
+    probes = np.flatnonzero(lab >= 0)
     depth = min(max(max(ks), max_rank), n - 1)
-    _, idx = knn_leave_one_out(embeddings, depth, device)
+    _, idx, info = leave_one_out(embeddings, depth, device, rows=probes, **({"seed": seed} | search_kw))
     nl = lab[idx]
-    ranks = probe_ranks(nl, lab)
+    pl = lab[probes]
+    ranks = probe_ranks(nl, pl)
     preds = {k: knn_vote(nl, k) for k in ks}
+    searches = [info]
+    fnir = fnir_at_fpir(embeddings, lab, fpir_targets, seed, device, searches, **search_kw) if fpir_targets else {}
     return IdentificationResult(
-        knn_accuracy={k: float(np.mean(preds[k] == lab)) for k in ks},
+        knn_accuracy={k: float(np.mean(preds[k] == pl)) for k in ks},
         cmc=tuple(float(c) for c in cmc_curve(ranks, min(max_rank, depth))),
         ranks=ranks,
         knn_predictions=preds,
-        fnir=fnir_at_fpir(embeddings, lab, fpir_targets, seed) if fpir_targets else {},
-        n_probes=n,
+        fnir=fnir,
+        n_probes=int(probes.size),
+        probes=probes,
+        n_distractors=int(n - probes.size),
+        searches=searches,
     )

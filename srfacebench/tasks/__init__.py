@@ -158,6 +158,11 @@ class Task:
     def score(self, x: TaskInput) -> TaskScore:
         raise NotImplementedError
 
+    def notes(self, score: TaskScore, where: str) -> list[str]:
+        """Lines for the run's notes about this score (e.g. an approximate search and its recall);
+        ``where`` names the protocol, variant and FR network."""
+        return []
+
     # -- report side (numpy, pandas, scipy; never torch) --------------------------------------------
     def replicates(
         self, items: pd.DataFrame, options: dict[str, Any] | None, n_boot: int, seed: int, tag: str
@@ -226,6 +231,7 @@ class TaskOutput:
     rows: list[Any] = field(default_factory=list)  # MetricRow
     details: list[dict[str, Any]] = field(default_factory=list)
     items: dict[str, tuple[list[str], list[list[Any]]]] = field(default_factory=dict)  # file -> (columns, rows)
+    notes: list[str] = field(default_factory=list)
 
 
 def l2_normalise(e: np.ndarray) -> np.ndarray:
@@ -270,6 +276,10 @@ def score_protocol(
             x = TaskInput(protocol, faceset, v.model, v.degradation, v.is_hr, prep(embs[v.id][index]), hr_emb,
                           None if v.is_hr else iqs[v.id][index], device, distance)  # fmt: skip
             res = task.score(x)
+            notes = getattr(task, "notes", None)  # a third-party task may predate the hook
+            if notes is not None:
+                where = f"{protocol.name} {v.model} {v.degradation} ({embedder_name})"
+                out.notes += notes(res, where)
             for metric, (value, std) in res.metrics.items():
                 if metric in wanted:
                     out.rows.append(MetricRow(v.model, v.scale, v.degradation, protocol.name, faceset.name,
@@ -306,8 +316,10 @@ def csv_text(header: list[str], rows: list[dict[str, Any]]) -> str:
 
 
 def require_labels(protocol: Protocol, faceset: FaceSet, where: str, min_ids: int = 1) -> None:
-    """At least ``min_ids`` identities with two or more images (shared by label tasks)."""
-    _, counts = np.unique(faceset.labels, return_counts=True)
+    """At least ``min_ids`` identities with two or more images (shared by label tasks; distractors,
+    labelled < 0, are no identity)."""
+    labels = np.asarray(faceset.labels)
+    _, counts = np.unique(labels[labels >= 0], return_counts=True)
     if int((counts >= 2).sum()) < min_ids:
         raise DataError(
             f"{where}: {int((counts >= 2).sum())} identities with two or more images in {faceset.root}; "
@@ -324,7 +336,7 @@ def exclude_with_singletons(
 
     fs, kept = without_images(faceset, drop)
     labels, counts = np.unique(fs.labels, return_counts=True)
-    single = set(labels[counts < 2].tolist())
+    single = set(labels[(counts < 2) & (labels >= 0)].tolist())  # a lone distractor is no identity
     notes = []
     if single:
         fs, kept2 = without_images(fs, {p for p, lab in zip(fs.paths, fs.labels, strict=True) if int(lab) in single})

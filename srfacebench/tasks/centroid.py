@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..errors import DataError
 from ..metrics.catalogue import MetricInfo
 from . import Task, TaskInput, TaskScore, exclude_with_singletons, l2_normalise, require_labels
 
@@ -68,6 +69,11 @@ class Centroid(Task):
 
     def check(self, protocol: Protocol, faceset: FaceSet, where: str) -> None:
         require_labels(protocol, faceset, where, min_ids=1)
+        if (np.asarray(faceset.labels) < 0).any():
+            raise DataError(
+                f"{where}: {faceset.root} has distractor images; task 'centroid' compares each image with its "
+                "own identity's centroid and takes none (drop the [dataset] distractors option)"
+            )
 
     def exclude(self, protocol: Protocol, faceset: FaceSet, drop: set[str]) -> tuple[FaceSet, np.ndarray, list[str]]:
         return exclude_with_singletons(self, protocol, faceset, drop)

@@ -1,5 +1,9 @@
 """Identification (FRVT-style 1:N): leave-one-out kNN accuracy, rank-k / CMC and open-set
-FNIR@FPIR over a set of labelled faces (:mod:`srfacebench.metrics.identification`)."""
+FNIR@FPIR over a set of labelled faces (:mod:`srfacebench.metrics.identification`), optionally
+searched among distractors: images of the set labelled < 0 (a distractor folder, see the
+``identity-folder`` loader) and/or ``synthetic_distractors`` embeddings drawn at scoring time.
+The kNN backend follows ``search`` (:mod:`srfacebench.metrics.knn`); an approximate search's
+recall against exact is recorded in the results (detail ``search``, and a note)."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import numpy as np
 
 from ..errors import DataError, ProtocolError
 from ..metrics.catalogue import MetricInfo
+from ..metrics.knn import APPROXIMATE_ABOVE, METHODS
 from ..results import BICUBIC
 from . import Curves, ItemView, Task, TaskInput, TaskScore, exclude_with_singletons
 
@@ -21,6 +26,8 @@ if TYPE_CHECKING:
     from ..protocols import Protocol
 
 CMC_RANKS = (1, 5, 10)  # the rank-k metrics offered (the CMC itself goes to max_rank)
+DISTRACTOR = "(distractor)"  # a kNN vote won by distractors, in probes.csv
+SYNTHETIC_MODEL = "not faces: Gaussian draws with the mean and covariance of the set's HR embeddings"
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,10 @@ class IdentificationSpec:
     max_rank: int = 50
     fpir: tuple[float, ...] = (0.1, 0.01)
     seed: int = 0
+    search: str = "auto"
+    approximate_above: int = APPROXIMATE_ABOVE
+    recall_sample: int = 1000
+    synthetic_distractors: int = 0
 
 
 def _positive_int(value: Any, what: str, source: str) -> int:
@@ -48,7 +59,9 @@ class Identification(Task):
     needs = frozenset({"labels"})
     items_file = "probes.csv"
     options_section = "identification"
-    option_keys = frozenset({"ks", "max_rank", "fpir", "seed"})
+    option_keys = frozenset(
+        {"ks", "max_rank", "fpir", "seed", "search", "approximate_above", "recall_sample", "synthetic_distractors"}
+    )
 
     def parse_options(self, raw: Mapping[str, Any], source: str) -> IdentificationSpec:
         try:
@@ -57,9 +70,21 @@ class Identification(Task):
                 max_rank=_positive_int(raw.get("max_rank", 50), "[identification] max_rank", source),
                 fpir=tuple(float(f) for f in raw.get("fpir", (0.1, 0.01))),
                 seed=int(raw.get("seed", 0)),
+                search=str(raw.get("search", "auto")),
+                approximate_above=_positive_int(
+                    raw.get("approximate_above", APPROXIMATE_ABOVE), "[identification] approximate_above", source
+                ),
+                recall_sample=_positive_int(raw.get("recall_sample", 1000), "[identification] recall_sample", source),
+                synthetic_distractors=int(raw.get("synthetic_distractors", 0)),
             )
         except (TypeError, ValueError) as e:
             raise ProtocolError(f"{source}: invalid [identification] section: {e}") from None
+        if spec.search not in METHODS:
+            raise ProtocolError(
+                f"{source}: [identification] search = {spec.search!r}; choose one of {', '.join(METHODS)}"
+            )
+        if spec.synthetic_distractors < 0:
+            raise ProtocolError(f"{source}: [identification] synthetic_distractors must be ≥ 0")
         if any(not 0 < f < 1 for f in spec.fpir):
             raise ProtocolError(f"{source}: [identification] fpir values must be in (0, 1), got {list(spec.fpir)}")
         return spec
@@ -85,7 +110,7 @@ class Identification(Task):
 
     def check(self, protocol: Protocol, faceset: FaceSet, where: str) -> None:
         spec: IdentificationSpec = protocol.options
-        n_ids, n = len(set(int(x) for x in faceset.labels)), len(faceset.paths)
+        n_ids, n = len(set(int(x) for x in faceset.labels if x >= 0)), len(faceset.paths)
         if spec.fpir and n_ids < 4:
             raise DataError(
                 f"{where}: {n_ids} identities in {faceset.root}; open-set FNIR@FPIR enrols half of "
@@ -101,19 +126,55 @@ class Identification(Task):
         return exclude_with_singletons(self, protocol, faceset, drop)
 
     def score(self, x: TaskInput) -> TaskScore:
-        from ..metrics.identification import identification_metrics
+        from ..metrics.identification import identification_metrics, synthetic_distractors
 
         spec: IdentificationSpec = x.protocol.options
         fs = x.faceset
-        res = identification_metrics(x.emb, fs.labels, spec.ks, spec.max_rank, spec.fpir, spec.seed, x.device)
+        emb, labels = x.emb, np.asarray(fs.labels)
+        if spec.synthetic_distractors:  # the same draws for every variant: fitted to the HR embeddings
+            fake = synthetic_distractors(x.hr_emb, spec.synthetic_distractors, spec.seed, x.distance == "cosine")
+            emb = np.concatenate([emb, fake])
+            labels = np.concatenate([labels, np.full(len(fake), -1, labels.dtype)])
+        res = identification_metrics(
+            emb, labels, spec.ks, spec.max_rank, spec.fpir, spec.seed, x.device, method=spec.search,
+            approximate_above=spec.approximate_above, recall_sample=spec.recall_sample,
+        )  # fmt: skip
         names = fs.identities
+
+        def name(label: int) -> str:
+            return names[label] if label >= 0 else DISTRACTOR
+
         preds = [res.knn_predictions[k] for k in spec.ks]
         items = [
-            [i, fs.paths[i], names[fs.labels[i]], int(res.ranks[i]), *(names[p[i]] for p in preds)]
-            for i in range(len(fs))
+            [int(i), fs.paths[i], names[fs.labels[i]], int(res.ranks[j]), *(name(p[j]) for p in preds)]
+            for j, i in enumerate(res.probes)
         ]
-        detail = {"cmc": list(res.cmc), "knn_accuracy": {str(k): a for k, a in res.knn_accuracy.items()}}
+        detail = {
+            "cmc": list(res.cmc),
+            "knn_accuracy": {str(k): a for k, a in res.knn_accuracy.items()},
+            "distractors": {
+                "images": int(np.sum(np.asarray(fs.labels) < 0)),
+                "synthetic": spec.synthetic_distractors,
+                **({"synthetic_model": SYNTHETIC_MODEL} if spec.synthetic_distractors else {}),
+            },
+            "search": [info.to_dict() for info in res.searches],
+        }
         return TaskScore(res.metrics(), res.n_probes, detail, items)
+
+    def notes(self, score: TaskScore, where: str) -> list[str]:
+        """What a reader of the numbers must know: synthetic distractors, approximate searches."""
+        out = []
+        synthetic = score.detail.get("distractors", {}).get("synthetic", 0)
+        if synthetic:
+            out.append(f"{where}: searched among {synthetic:,} SYNTHETIC distractor embeddings ({SYNTHETIC_MODEL})")
+        for info in score.detail.get("search", []):
+            if not info["exact"]:
+                recall = ", ".join(f"recall@{k} {v:.4f}" for k, v in info["recall"].items())
+                out.append(
+                    f"{where}: approximate kNN ({info['backend']}, {info['params']}) over {info['n_gallery']:,} "
+                    f"gallery entries; against exact search on {info['recall_sample']} sampled queries: {recall}"
+                )
+        return out
 
     def replicates(
         self, items: pd.DataFrame, options: dict[str, Any] | None, n_boot: int, seed: int, tag: str
