@@ -47,7 +47,7 @@ def main() -> None:
     print(f"\nH200 (measured 1M × 128 exact: {H200_1M_FP32_S} s fp32, {H200_1M_BF16_S} s bf16); exact cost ∝ N²:")
     for gpus in (1, 8, 16):
         t = H200_1M_FP32_S * 100 / gpus
-        print(f"- N = 10^7 exact fp32 on {gpus} H200: {_t(t)} (queries split over ranks; each holds the 5.1 GB gallery)")
+        print(f"- N = 10^7 exact fp32 on {gpus} H200: {_t(t)} (queries split; each rank holds the 5.1 GB gallery)")
     _plot(rows, backends, fits, Path(args.png))
 
 
