@@ -158,5 +158,8 @@ class MobileFaceV2(FaceEmbedder):
                 "no_landmarks": "DLIB_CHIP_FIVE_POINTS",
             },
             "flip": self.flip,
+            # folded BatchNorms give the same function, rounded differently (~1e-7 of the norm):
+            # a cache made either way is kept apart from the other
+            "batchnorm_eval": "folded into the preceding layer" if self.graph.fold_batchnorm else "as written",
             "source": "becauseofAI/MobileFace@128cea33 (MIT)",
         }

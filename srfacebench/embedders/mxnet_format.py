@@ -225,13 +225,59 @@ class MXNetGraph(nn.Module):
         if unused:
             raise ModelError(f"{params}: parameters the graph does not use (a mismatched checkpoint?): {unused[:5]}")
         self.head = graph["heads"][0][0]
+        self.fold_batchnorm = True
+        self._foldable = self._find_foldable()
+
+    def _find_foldable(self) -> dict[str, str]:
+        """BatchNorm key -> the key of the Convolution/FullyConnected whose output only it reads."""
+        readers: dict[int, int] = {}
+        for _, _, _, inputs in self.steps:
+            for j in inputs:
+                readers[j] = readers.get(j, 0) + 1
+        ops = {int(key[1:]): (op, key) for op, key, _, _ in self.steps}
+        out = {}
+        for op, key, _, inputs in self.steps:
+            src = inputs[0]
+            producer = ops.get(src, ("", ""))
+            if op == "BatchNorm" and producer[0] in ("Convolution", "FullyConnected") and readers.get(src) == 1:
+                out[key] = producer[1]
+        return out
+
+    def folded(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """Producer key -> (weight, bias) with its BatchNorm's moving statistics folded in:
+        w·γ/√(σ²+ε) per output channel, (b − μ)·γ/√(σ²+ε) + β. Computed on every call (~1 ms):
+        a cache would have to notice the statistics a train-mode pass updates in place, which
+        bump no version counter."""
+        out = {}
+        with torch.no_grad():
+            for bn_key, key in self._foldable.items():
+                bn, layer = self.layers[bn_key], self.layers[key]
+                scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+                w = layer.weight * scale.view(-1, *([1] * (layer.weight.ndim - 1)))
+                b = layer.bias if layer.bias is not None else torch.zeros_like(bn.running_mean)
+                out[key] = (w.contiguous(), (b - bn.running_mean) * scale + bn.bias)
+        return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The graph's output. In eval mode (``fold_batchnorm``, the default) every BatchNorm that
+        alone reads a convolution or fully-connected layer is folded into it (:meth:`folded`):
+        the same function, one pass fewer over each feature map; in train mode, as written."""
+        fold = {} if self.training or not self.fold_batchnorm else self.folded()
+        skip = {bn for bn, key in self._foldable.items() if key in fold}
         values: dict[int, torch.Tensor] = {self.data_index: x}
         for op, key, attrs, inputs in self.steps:
             i = int(key[1:])
             a = values[inputs[0]]
-            if op == "Convolution" or op == "FullyConnected":
+            if key in fold:
+                w, b = fold[key]
+                layer = self.layers[key]
+                if op == "Convolution":
+                    y = F.conv2d(a, w, b, layer.stride, layer.padding, layer.dilation, layer.groups)
+                else:
+                    y = F.linear(a.flatten(1) if a.ndim > 2 else a, w, b)
+            elif key in skip:
+                y = a
+            elif op == "Convolution" or op == "FullyConnected":
                 y = self.layers[key](a.flatten(1) if op == "FullyConnected" and a.ndim > 2 else a)
             elif op == "BatchNorm":
                 bn = self.layers[key]

@@ -36,7 +36,7 @@ K = 10
 QUERIES = 4_000
 RESULTS = Path(__file__).parent / "results" / "knn_scaling.json"
 # HNSW's build grows as N·log N·d with a large constant on 2 cores: measured up to these sizes
-HNSW_MAX = {128: 1_000_000, 256: 300_000, 512: 300_000}
+HNSW_MAX = {128: 1_000_000, 256: 300_000, 512: 100_000}
 
 
 @functools.lru_cache(maxsize=1)

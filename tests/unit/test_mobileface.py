@@ -85,3 +85,38 @@ def test_cosine_and_layout_declared():
     net = MobileFaceV2()
     d = net.describe()
     assert d["distance"] == "cosine" and d["layout"] == "arcface-112-5pt" and len(d["weights_sha256"]) == 64
+
+
+def test_folded_batchnorm_is_the_same_function():
+    """Eval mode folds each BatchNorm into the layer it reads: in float64 the folded graph equals
+    the graph as written to rounding; in float32, within 1e-5 on the L2-normalised embeddings
+    scoring uses. Train mode does not fold, and the fold follows statistics that change."""
+    from srfacebench.registry import load_embedder
+
+    x = torch.rand(4, 3, 112, 112, generator=torch.Generator().manual_seed(0))
+    net = load_embedder("mobileface-v2").eval()
+    assert len(net.graph._foldable) == 38  # every BatchNorm of the published graph
+    with torch.no_grad():
+        folded = net(x)
+        net.graph.fold_batchnorm = False
+        plain = net(x)
+        net.graph.fold_batchnorm = True
+
+        def unit(t):
+            return t / t.norm(dim=1, keepdim=True)
+
+        assert (unit(folded) - unit(plain)).abs().max() <= 1e-5
+        net64 = load_embedder("mobileface-v2").eval().double()
+        f64 = net64(x.double())
+        net64.graph.fold_batchnorm = False
+        torch.testing.assert_close(f64, net64(x.double()), atol=1e-10, rtol=0)
+    # Statistics move in train mode; the next eval pass folds the new ones.
+    net.train()
+    net(x)
+    net.eval()
+    with torch.no_grad():
+        after = net(x)
+        net.graph.fold_batchnorm = False
+        assert (unit(after) - unit(net(x))).abs().max() <= 1e-5
+        assert (unit(after) - unit(folded)).abs().max() > 1e-3  # the statistics did change
+    assert net.describe()["batchnorm_eval"] == "as written"
