@@ -239,7 +239,8 @@ class MXNetGraph(nn.Module):
         for op, key, _, inputs in self.steps:
             src = inputs[0]
             producer = ops.get(src, ("", ""))
-            if op == "BatchNorm" and producer[0] in ("Convolution", "FullyConnected") and readers.get(src) == 1:
+            read_once = readers.get(src) == 1 and src != self.head  # the graph output itself stays
+            if op == "BatchNorm" and producer[0] in ("Convolution", "FullyConnected") and read_once:
                 out[key] = producer[1]
         return out
 
