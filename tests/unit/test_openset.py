@@ -230,3 +230,24 @@ def test_a_run_among_distractors_records_them(tmp_path):
     assert all(0 <= s["recall"]["1"] <= 1 for s in detail["search"])
     notes = " ".join(res.provenance["notes"])
     assert "SYNTHETIC distractor" in notes and "approximate kNN (faiss-hnsw" in notes
+
+
+def test_torch_search_bounds_its_memory_on_cpu(monkeypatch):
+    """A CPU block of distances stays within 256 MiB whatever the gallery size (4,096 queries
+    against 300,000 entries would be 10 GB), and the answer does not depend on the block size."""
+    import torch
+
+    seen = []
+    real_topk = torch.topk
+
+    def spy(d, *a, **kw):
+        seen.append(d.numel() * d.element_size())
+        return real_topk(d, *a, **kw)
+
+    monkeypatch.setattr(torch, "topk", spy)
+    rng = np.random.default_rng(4)
+    g = rng.normal(size=(200_000, 2)).astype(np.float32)
+    _, idx = knn.knn_torch(g, g[:500], 3)
+    assert max(seen) <= 2**28 and len(seen) > 1
+    _, ref = knn.knn_torch(g, g[:500], 3, chunk=500)
+    np.testing.assert_array_equal(idx, ref)
