@@ -103,8 +103,9 @@ def knn_torch(
     float64 on CPU (so that near-ties order as FAISS's exact search does), float32 on GPU.
     ``chunk`` defaults to what fits in a quarter of the device's free memory (CUDA) or in
     256 MiB of distances (CPU, at most 4,096 queries: a 4,096-query block against 300,000 gallery
-    entries would be 10 GB in float64; the scaling benchmark found it). Returns (squared distances, indices) as float32 / int64 numpy arrays, nearest
-    first, like FAISS's ``IndexFlatL2.search``.
+    entries would be 10 GB in float64; the scaling benchmark found it). Returns (squared
+    distances, indices) as float32 / int64 numpy arrays, nearest first, like FAISS's
+    ``IndexFlatL2.search``.
     """
     import torch
 
