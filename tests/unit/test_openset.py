@@ -128,10 +128,10 @@ def test_a_bad_index_shows_in_its_recall(monkeypatch):
 
 def test_choose_backend():
     assert knn.choose_backend(10**6, 4324) == "faiss-flat"  # few queries: exact stays cheap
-    assert knn.choose_backend(10**6, 10**6) == "faiss-hnsw"
+    assert knn.choose_backend(10**6, 10**6) == "faiss-ivf"
     assert knn.choose_backend(10**6, 10**6, method="exact") == "faiss-flat"
     assert knn.choose_backend(100, 100, method="faiss-ivf") == "faiss-ivf"
-    assert knn.choose_backend(100, 100, approximate_above=99 * 100) == "faiss-hnsw"
+    assert knn.choose_backend(100, 100, approximate_above=99 * 100) == "faiss-ivf"
     with pytest.raises(ValueError, match="unknown kNN search 'annoy'"):
         knn.choose_backend(1, 1, method="annoy")
 
