@@ -59,7 +59,7 @@ class DatasetLoader:
         """:meth:`read`, then (for labelled loaders that do not cap themselves) the first ``limit``
         identities."""
         fs = self.read(root, name, limit, options)
-        if limit is not None and self.limit_caps == "identities":
+        if limit is not None and self.limit_caps.startswith("identities"):
             fs = subset_identities(fs, limit)
         return fs
 
