@@ -225,7 +225,8 @@ class MXNetGraph(nn.Module):
         if unused:
             raise ModelError(f"{params}: parameters the graph does not use (a mismatched checkpoint?): {unused[:5]}")
         self.head = graph["heads"][0][0]
-        self.fold_batchnorm = True
+        # folding is measured slower on CPU (390 vs 261 ms per 64 MobileFace chips): off by default
+        self.fold_batchnorm = False
         self._foldable = self._find_foldable()
 
     def _find_foldable(self) -> dict[str, str]:
@@ -260,9 +261,10 @@ class MXNetGraph(nn.Module):
         return out
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The graph's output. In eval mode (``fold_batchnorm``, the default) every BatchNorm that
-        alone reads a convolution or fully-connected layer is folded into it (:meth:`folded`):
-        the same function, one pass fewer over each feature map; in train mode, as written."""
+        """The graph's output. With ``fold_batchnorm`` (off by default: slower on this project's
+        CPU, docs/benchmarks.md) every BatchNorm that alone reads a convolution or fully-connected
+        layer is folded into it in eval mode (:meth:`folded`): the same function, one pass fewer
+        over each feature map; in train mode, always as written."""
         fold = {} if self.training or not self.fold_batchnorm else self.folded()
         skip = {bn for bn, key in self._foldable.items() if key in fold}
         values: dict[int, torch.Tensor] = {self.data_index: x}

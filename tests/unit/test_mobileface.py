@@ -96,6 +96,9 @@ def test_folded_batchnorm_is_the_same_function():
     x = torch.rand(4, 3, 112, 112, generator=torch.Generator().manual_seed(0))
     net = load_embedder("mobileface-v2").eval()
     assert len(net.graph._foldable) == 38  # every BatchNorm of the published graph
+    assert net.describe()["batchnorm_eval"] == "as written"  # the default
+    net.graph.fold_batchnorm = True
+    assert net.describe()["batchnorm_eval"] == "folded into the preceding layer"
     with torch.no_grad():
         folded = net(x)
         net.graph.fold_batchnorm = False
@@ -107,6 +110,7 @@ def test_folded_batchnorm_is_the_same_function():
 
         assert (unit(folded) - unit(plain)).abs().max() <= 1e-5
         net64 = load_embedder("mobileface-v2").eval().double()
+        net64.graph.fold_batchnorm = True
         f64 = net64(x.double())
         net64.graph.fold_batchnorm = False
         torch.testing.assert_close(f64, net64(x.double()), atol=1e-10, rtol=0)
@@ -115,6 +119,7 @@ def test_folded_batchnorm_is_the_same_function():
     net(x)
     net.eval()
     with torch.no_grad():
+        net.graph.fold_batchnorm = True
         after = net(x)
         net.graph.fold_batchnorm = False
         assert (unit(after) - unit(net(x))).abs().max() <= 1e-5
