@@ -327,7 +327,7 @@ def _compute(run: _Run, p: _PreparedPool) -> tuple[dict[tuple[str, str], np.ndar
     elapsed = time.perf_counter() - t0
     parts = gather(own)
     for counts in parts:
-        _add_counts(run.counts, counts)
+        run.counts.add(counts)
     if size > 1:
         run.timings |= {f"embed:{p.pool.name}:rank{r}": t for r, t in enumerate(gather(elapsed))}
         run.decoded_by_rank[p.pool.name] = [c.decoded for c in parts]
@@ -336,14 +336,6 @@ def _compute(run: _Run, p: _PreparedPool) -> tuple[dict[tuple[str, str], np.ndar
     embs, iqs = stream.load()
     run.timings[f"embed:{p.pool.name}"] = time.perf_counter() - t0
     return embs, iqs
-
-
-def _add_counts(total: StreamCounts, part: StreamCounts) -> None:
-    total.decoded += part.decoded
-    for name in ("degraded", "super_resolved", "embedded", "clamped"):
-        mine, theirs = getattr(total, name), getattr(part, name)
-        for k, v in theirs.items():
-            mine[k] = mine.get(k, 0) + v
 
 
 def _score(run: _Run, p: _PreparedPool, embs: dict[tuple[str, str], np.ndarray], iqs: dict[str, np.ndarray]) -> None:

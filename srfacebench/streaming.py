@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,14 @@ class StreamCounts:
     embedded: dict[str, int] = field(default_factory=dict)
     clamped: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: StreamCounts) -> None:
+        """Add ``other``'s counts to these (e.g. every rank's into rank 0's)."""
+        self.decoded += other.decoded
+        for name in ("degraded", "super_resolved", "embedded", "clamped"):
+            mine = getattr(self, name)
+            for k, v in getattr(other, name).items():
+                mine[k] = mine.get(k, 0) + v
+
 
 def check_sr_output(sr: object, lr: torch.Tensor, scale: int, name: str) -> torch.Tensor:
     """Validate a model's output batch by the conformance rules (:func:`conformance.check_output`:
@@ -155,6 +164,10 @@ class PoolStream:
     device: str = "cpu"
     batch_size: int = 64
     workers: int = 0
+
+    @cached_property
+    def by_id(self) -> dict[str, Variant]:
+        return {v.id: v for v in self.variants}
 
     @property
     def shards(self) -> list[list[int]]:
@@ -225,11 +238,10 @@ class PoolStream:
         timings: dict[str, float],
         counts: StreamCounts,
     ) -> None:
-        by_id = {v.id: v for v in self.variants}
         keys = [self.paths[i] for i in idxs]
         lrs: dict[str, torch.Tensor] = {}
         for vid, (todo_e, todo_iq) in wanted.items():
-            v = by_id[vid]
+            v = self.by_id[vid]
             t0 = time.perf_counter()
             if v.is_hr:
                 img = hr
@@ -254,9 +266,8 @@ class PoolStream:
         emb_acc: dict[tuple[str, str], list[np.ndarray]],
         iq_acc: dict[str, list[np.ndarray]],
     ) -> None:
-        by_id = {v.id: v for v in self.variants}
         for vid, (todo_e, todo_iq) in wanted.items():
-            v = by_id[vid]
+            v = self.by_id[vid]
             if todo_iq:
                 atomic_save_npy(self.iq_file(v, k), np.concatenate(iq_acc.pop(vid)))
             for e in todo_e:

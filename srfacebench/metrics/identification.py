@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .knn import SearchInfo, exact_search, knn_torch, search
+from .knn import SearchInfo, knn_torch, search
 
 __all__ = [
     "IdentificationResult",
@@ -41,10 +41,6 @@ __all__ = [
     "probe_ranks",
     "synthetic_distractors",
 ]
-
-
-def _search(gallery: np.ndarray, queries: np.ndarray, k: int, device: str = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    return exact_search(gallery, queries, k, device)
 
 
 def knn_leave_one_out(

@@ -30,10 +30,11 @@ def test_embedders_on_cuda_match_cpu(name):
 
 
 def test_knn_on_cuda_matches_faiss_cpu():
-    from srfacebench.metrics.identification import _search, knn_torch
+    from srfacebench.metrics.identification import knn_torch
+    from srfacebench.metrics.knn import exact_search
 
     e = np.random.default_rng(0).normal(size=(3000, 128)).astype(np.float32)
-    d_ref, i_ref = _search(e, e, 11)
+    d_ref, i_ref = exact_search(e, e, 11)
     d, i = knn_torch(e, e, 11, "cuda", chunk=512)
     np.testing.assert_array_equal(i, i_ref)
     np.testing.assert_allclose(d, d_ref, atol=1e-3, rtol=1e-5)

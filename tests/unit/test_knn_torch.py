@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
-from srfacebench.metrics.identification import _search, knn_leave_one_out, knn_torch
+from srfacebench.metrics.identification import knn_leave_one_out, knn_torch
+from srfacebench.metrics.knn import exact_search
 
 
 @pytest.mark.parametrize("chunk", [7, 4096])
 def test_same_neighbours_as_faiss(chunk):
     e = np.random.default_rng(1).normal(size=(500, 32)).astype(np.float32)
-    d_ref, i_ref = _search(e, e, 12)
+    d_ref, i_ref = exact_search(e, e, 12)
     d, i = knn_torch(e, e, 12, "cpu", chunk=chunk)
     np.testing.assert_array_equal(i, i_ref)
     np.testing.assert_allclose(d, d_ref, atol=1e-5, rtol=1e-5)
