@@ -34,7 +34,9 @@ def main(argv: list[str]) -> None:
             diff = -c["diff"] if flip else c["diff"]
             p = c["p_holm"] if c.get("p_holm") is not None else c["p_value"]
             kind = " (Holm)" if c.get("p_holm") is not None else ""
-            emb = c["embedder"] if c["metric"] in ("fr_loss", "accuracy", "auc", "rank1") else "—"
+            # PSNR/SSIM do not depend on the FR network; every other metric (FR loss, centroid FR loss,
+            # accuracy, rank-k, FNIR...) is that network's.
+            emb = "—" if c["metric"] in ("psnr_y", "ssim_y") else c["embedder"]
             print(f"| {a} | {b} | {emb} | {c['metric']} | {diff:+.4g} | {c['test']}{kind} | {fmt_p(p)} |")
 
 
