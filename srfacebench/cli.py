@@ -176,6 +176,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     tr.add_argument("--init-args", default=None, metavar="K=V,...", help="arguments of the --init model")
     tr.add_argument(
+        "--name",
+        default=None,
+        help="with --init: the exported models' name stem (default <init name>-ft, e.g. upscalerjs-medium-x4-ft); "
+        "writes <name>-vanilla and <name>-fr",
+    )
+    tr.add_argument(
         "--degradation",
         default=None,
         metavar="SPEC",
@@ -328,7 +334,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         finetune_steps=args.finetune_steps, batch_size=args.batch_size, patch=args.patch, train_fr=args.train_fr,
         fr_bn_mode=args.fr_bn_mode, checkpoint_every=args.checkpoint_every, seed=args.seed, device=args.device,
         cache_dir=args.cache_dir, init=args.init, init_args=parse_kv(args.init_args or "", "--init-args") or None,
-        degradation=args.degradation,
+        degradation=args.degradation, name=args.name,
     )  # fmt: skip
     summary = train(cfg)
     print(json.dumps({k: summary[k] for k in ("base", "vanilla", "fr", "loss_weights")}, indent=1))

@@ -30,6 +30,7 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,7 @@ class TrainConfig:
     init: str | None = None  # fine-tune this model (a --model spec) instead of training SRResNet: no phase 1
     init_args: dict[str, Any] | None = None  # its --model-args
     degradation: str | None = None  # a degradation spec (default bicubic:<scale>), as in evaluation
+    name: str | None = None  # the exports' name stem (default <init name>-ft): <name>-vanilla, <name>-fr
 
     def degrade(self) -> Degradation:
         spec = self.degradation or f"bicubic:{self.scale}"
@@ -319,6 +321,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matmuls and convolutions (fp32 storage)
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
+    if cfg.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", cfg.name):
+        raise ValueError(f"--name {cfg.name!r}: use letters, digits and . _ + - (it names files and models)")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     chips, val, meta = _load_chips(cfg)
@@ -335,7 +339,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.init:
         base_net, init_name = init_module(cfg.init, cfg.scale, cfg.device, cfg.init_args or {})
         summary["base"] = {"init": cfg.init, "init_args": cfg.init_args or {}, "name": init_name, "steps": 0}
-        prefix = f"{init_name}-ft"
+        prefix = cfg.name or f"{init_name}-ft"
     else:
         base = make(SRResNet(cfg.scale, cfg.channels, cfg.blocks))
         summary["base"] = _run_phase(

@@ -344,7 +344,13 @@ def file_model(
 
 def with_weights(module: nn.Module, path: Path, base: str) -> nn.Module:
     """``module`` (a zoo model) with the fine-tuned weights of ``path`` (a safetensors file written
-    by ``srfacebench train --init``); its ModelInfo names the file and its SHA-256."""
+    by ``srfacebench train --init``); its ModelInfo names the file and its SHA-256.
+
+    The model takes the name the file records (``srfacebench train --name``), except that a name of
+    the catalogue is kept only by the weights the catalogue pins for it: any other file claiming
+    it (another seed or recipe of a shipped fine-tune) is ``<name>@<first 8 hex of its SHA-256>``,
+    so that results never show a user's weights under a published model's name, and several such
+    files can be scored side by side."""
     from dataclasses import replace
 
     from safetensors import safe_open
@@ -366,9 +372,13 @@ def with_weights(module: nn.Module, path: Path, base: str) -> nn.Module:
         raise ModelError(f"zoo:{base}: {path} does not fit this model: {str(e).splitlines()[0]}") from None
     info: ModelInfo = module.info  # type: ignore[assignment]
     sha = _sha256([path])
+    name = str(meta.get("name") or f"{base}-{path.stem}")
+    claimed = CATALOGUE.get(name)
+    if claimed is not None and not (claimed.base and claimed.files[0][2] == sha):
+        name = f"{name}@{sha[:8]}"
     module.info = replace(  # type: ignore[assignment]
         info,
-        name=str(meta.get("name") or f"{base}-{path.stem}"),
+        name=name,
         weights_sha256=sha,
         version=f"{info.version}; fine-tuned from zoo:{base}",
         provenance=(*info.provenance, f"fine-tuned weights {path.name} sha256 {sha}"),

@@ -160,3 +160,29 @@ def test_a_shipped_fine_tune_runs_by_name_on_its_base_graph(name, monkeypatch):
     monkeypatch.setitem(CATALOGUE, name, replace(entry, files=(("weights", rel, "0" * 64),)))
     with pytest.raises(ModelError, match="the catalogue pins 0000"):
         load_entry(name)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_weights_keep_a_shipped_name_only_when_they_are_its_pinned_file(name, tmp_path):
+    """``--model zoo:<base> --model-args weights=FILE``: the shipped file itself keeps its catalogue
+    name; another file claiming that name (another seed of the recipe) is ``<name>@<sha8>``, so it
+    never passes as the published model and several can be scored side by side."""
+    import hashlib
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    entry = CATALOGUE[name]
+    _load(entry.base)
+    path = Path(srfacebench.__file__).parent / entry.files[0][1]
+    assert loader(entry.base)(entry.scale, weights=str(path)).info.name == name
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    state = load_file(str(path))
+    key = sorted(state)[0]
+    state[key] = state[key] + 1e-2
+    other = tmp_path / "another-seed.safetensors"
+    save_file(state, str(other), metadata=meta)
+    sha = hashlib.sha256(other.read_bytes()).hexdigest()
+    tuned = loader(entry.base)(entry.scale, weights=str(other))
+    assert tuned.info.name == f"{name}@{sha[:8]}" and tuned.info.weights_sha256 == sha

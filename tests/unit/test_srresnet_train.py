@@ -1,6 +1,7 @@
 """SRResNet shape contract and the trainer: phases, resume, and 2-process gloo = 1 process."""
 
 import csv
+import json
 import os
 import socket
 from pathlib import Path
@@ -9,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
+from safetensors import safe_open
 from safetensors.torch import load_file
 
 from srfacebench.reference_models.srresnet import SRResNet
@@ -155,15 +157,19 @@ def test_init_fine_tunes_a_loaded_model_without_phase_one(celeba_tree, tmp_path)
     args = {"param": str(param), "bin": str(bin_), "name": "tiny"}
     out = tmp_path / "ft"
     cfg = _cfg(
-        celeba_tree, out, tmp_path / "cache", init="ncnn", init_args=args, degradation="blur:sigma=0.5+bicubic:2"
-    )
+        celeba_tree, out, tmp_path / "cache", init="ncnn", init_args=args, degradation="blur:sigma=0.5+bicubic:2",
+        name="tiny-s1",
+    )  # fmt: skip
     summary = train(cfg)
     assert summary["base"] == {"init": "ncnn", "init_args": args, "name": "tiny", "steps": 0}
     assert not (out / "base").exists()  # phase 1 skipped
     base, _ = init_module("ncnn", 2, "cpu", args)
     before = {k: v.clone() for k, v in base.state_dict().items()}
     for branch in ("vanilla", "fr"):
-        state = load_file(str(out / f"tiny-ft-{branch}-x2.safetensors"))
+        path = out / f"tiny-s1-{branch}-x2.safetensors"  # --name sets the exports' stem
+        state = load_file(str(path))
+        with safe_open(str(path), "pt") as f:
+            assert json.loads(f.metadata()["srfacebench"])["name"] == f"tiny-s1-{branch}"
         assert set(state) == set(before)
         moved = max((state[k].float() - before[k]).abs().max().item() for k in state)
         assert moved > 0  # it was trained
@@ -176,3 +182,9 @@ def test_a_degradation_of_another_scale_is_refused_before_any_work(celeba_tree, 
     with pytest.raises(ValueError, match="down-scales by 4, but the training scale is 2"):
         train(_cfg(celeba_tree, tmp_path / "o", tmp_path / "cache", degradation="bicubic:4"))
     assert not (tmp_path / "o" / "base").exists()
+
+
+def test_a_name_that_cannot_name_files_is_refused_before_any_work(celeba_tree, tmp_path):
+    with pytest.raises(ValueError, match=r"--name 'a/b': use letters"):
+        train(_cfg(celeba_tree, tmp_path / "o", tmp_path / "cache", init="bicubic", name="a/b"))
+    assert not (tmp_path / "o").exists()
