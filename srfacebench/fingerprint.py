@@ -38,7 +38,7 @@ import torch
 
 from .io import atomic_write_bytes, sha256_file
 
-__all__ = ["FR_TOL", "SR_TOL", "args_identity", "sr_fingerprint", "verify_cache_folder"]
+__all__ = ["FR_TOL", "SR_TOL", "args_identity", "prune_stale", "sr_fingerprint", "verify_cache_folder"]
 
 SR_TOL = 0.5 / 255
 FR_TOL = 1e-3  # relative to the largest |component| of the stored embeddings
@@ -118,6 +118,32 @@ def verify_cache_folder(folder: Path, current: dict[str, np.ndarray | None]) -> 
         np.savez(buf, **current)
         atomic_write_bytes(folder / FILE, buf.getvalue())
     return reason
+
+
+def prune_stale(run: Path, dry_run: bool = False) -> list[tuple[Path, int]]:
+    """Remove the cache folders a run set aside as stale (``OUT/cache/**/<key>.stale-<n>``) and
+    return each with its size in bytes. The run folder is locked meanwhile (a run writing into it
+    makes this fail, naming its pid); the live caches are not touched. ``dry_run`` only lists."""
+    import re
+    import shutil
+
+    from .errors import ConfigError
+    from .io import RunLock
+
+    cache = Path(run) / "cache"
+    if not Path(run).is_dir():
+        raise ConfigError(f"{run}: no such run folder")
+    pattern = re.compile(r".+\.stale-\d+")
+    found: list[tuple[Path, int]] = []
+    with RunLock(run):
+        if cache.is_dir():
+            for d in sorted(cache.rglob("*.stale-*")):
+                if d.is_dir() and pattern.fullmatch(d.name) and not any(pattern.fullmatch(p.name) for p in d.parents):
+                    found.append((d, sum(f.stat().st_size for f in d.rglob("*") if f.is_file())))
+        if not dry_run:
+            for d, _ in found:
+                shutil.rmtree(d)
+    return found
 
 
 def _path_identity(value: str) -> Any:

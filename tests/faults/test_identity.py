@@ -62,6 +62,34 @@ def test_behaviour_changed_behind_the_same_declaration_is_recomputed(tiny, tmp_p
     assert value(third, "gain") == fresh and "not reused" not in _notes(third)
 
 
+def test_cache_prune_removes_only_what_a_run_set_aside(tiny, tmp_path, capsys):
+    """``srfacebench cache prune OUT``: the ``*.stale-N`` folders go (``--dry-run`` only lists them);
+    the live caches stay, so the same run again is served from them; a busy folder is refused."""
+    from srfacebench.cli import main
+    from srfacebench.io import RunLock
+
+    out = tmp_path / "o"
+    run(tiny, out, [Gain(1.0)])
+    run(tiny, out, [Gain(0.5)])  # sets gain 1.0's SR folder aside
+    stale = sorted(p for p in (out / "cache").rglob("*.stale-*") if p.is_dir())
+    assert len(stale) >= 1 and all(any(p.rglob("shard-*.npy")) for p in stale)
+    live = sorted(p for p in (out / "cache").rglob("shard-*.npy") if ".stale-" not in str(p))
+    assert main(["cache", "prune", str(out), "--dry-run"]) == 0
+    assert f"would remove {len(stale)} stale cache folder(s)" in capsys.readouterr().out
+    assert all(p.is_dir() for p in stale)
+    with RunLock(out):
+        assert main(["cache", "prune", str(out)]) == 2
+    assert "another srfacebench run" in capsys.readouterr().err and all(p.is_dir() for p in stale)
+    assert main(["cache", "prune", str(out)]) == 0
+    assert f"removed {len(stale)} stale cache folder(s)" in capsys.readouterr().out
+    assert not any(p.exists() for p in stale)
+    assert all(p.is_file() for p in live)
+    again = run(tiny, out, [Gain(0.5)])
+    assert "not reused" not in _notes(again)  # the live cache still serves the run
+    assert main(["cache", "prune", str(tmp_path / "nowhere")]) == 2
+    assert "no such run folder" in capsys.readouterr().err
+
+
 def test_model_args_are_part_of_the_identity_and_a_resume_never_mixes(tiny, tmp_path):
     load = """
         def load(scale, device="cpu", gain: float = 1.0):
