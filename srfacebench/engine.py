@@ -163,7 +163,11 @@ def _load_variants(
         for model, ident, fp in loaded[deg.scale]:
             v = Variant(model.info.name, label, deg.scale, model)
             if v.id in infos:
-                raise ModelError(f"two models report the same ModelInfo.name {v.model!r} under degradation {label!r}")
+                raise ModelError(
+                    f"two models report the same ModelInfo.name {v.model!r} under degradation {label!r}: results "
+                    "are keyed by that name, so each model needs its own (an adapter's ModelInfo.name; fine-tunes: "
+                    "srfacebench train --name)"
+                )
             variants.append(v)
             infos[v.id] = ident
             fingerprints[v.id] = fp
