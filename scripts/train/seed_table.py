@@ -1,7 +1,10 @@
 """ft-fr against ft-vanilla over several training seeds, as Markdown, from a report's JSON.
 
     srfacebench report RUN -o r.html --json lb.json --bootstrap 200
-    python scripts/train/seed_table.py lb.json SEED:VANILLA_MODEL:FR_MODEL [SEED:VANILLA:FR ...]
+    python scripts/train/seed_table.py lb.json [lb2.json ...] SEED:VANILLA_MODEL:FR_MODEL [SEED:VANILLA:FR ...]
+
+(one report per seed, or one report of all of them: the metrics and comparisons of every JSON given
+are read together).
 
 Per FR network: one row per seed (each branch's verification accuracy, identification rank-1, FR
 loss and PSNR-Y, the differences ft-fr − ft-vanilla and their paired tests' p-values as the report
@@ -32,10 +35,15 @@ def fmt_p(p: float | None) -> str:
 
 
 def main(argv: list[str]) -> None:
-    data = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    seeds = [tuple(a.split(":")) for a in argv[1:]]
-    if not seeds or any(len(s) != 3 for s in seeds):
-        sys.exit("give SEED:VANILLA_MODEL:FR_MODEL for every seed")
+    files = [a for a in argv if a.endswith(".json")]
+    seeds = [tuple(a.split(":")) for a in argv if not a.endswith(".json")]
+    if not files or not seeds or any(len(s) != 3 for s in seeds):
+        sys.exit("give the report JSON(s), then SEED:VANILLA_MODEL:FR_MODEL for every seed")
+    data: dict[str, list] = {"metrics": [], "comparisons": []}
+    for f in files:
+        d = json.loads(Path(f).read_text(encoding="utf-8"))
+        data["metrics"] += d["metrics"]
+        data["comparisons"] += d["comparisons"]
     value = {(m["protocol"], m["model"], m["embedder"], m["metric"]): m["value"] for m in data["metrics"]}
     pvals = {}
     for c in data["comparisons"]:
