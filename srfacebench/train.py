@@ -323,6 +323,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         torch.backends.cudnn.benchmark = True
     if cfg.name is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", cfg.name):
         raise ValueError(f"--name {cfg.name!r}: use letters, digits and . _ + - (it names files and models)")
+    if cfg.name is not None and not cfg.init:
+        raise ValueError("--name names the exports of an --init fine-tune; SRResNet's are srresnet-<branch>-x<scale>")
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     chips, val, meta = _load_chips(cfg)

@@ -187,4 +187,6 @@ def test_a_degradation_of_another_scale_is_refused_before_any_work(celeba_tree, 
 def test_a_name_that_cannot_name_files_is_refused_before_any_work(celeba_tree, tmp_path):
     with pytest.raises(ValueError, match=r"--name 'a/b': use letters"):
         train(_cfg(celeba_tree, tmp_path / "o", tmp_path / "cache", init="bicubic", name="a/b"))
+    with pytest.raises(ValueError, match="--name names the exports of an --init fine-tune"):
+        train(_cfg(celeba_tree, tmp_path / "o", tmp_path / "cache", name="srresnet-s1"))
     assert not (tmp_path / "o").exists()
