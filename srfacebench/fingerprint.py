@@ -138,7 +138,8 @@ def prune_stale(run: Path, dry_run: bool = False) -> list[tuple[Path, int]]:
     with RunLock(run):
         if cache.is_dir():
             for d in sorted(cache.rglob("*.stale-*")):
-                if d.is_dir() and pattern.fullmatch(d.name) and not any(pattern.fullmatch(p.name) for p in d.parents):
+                inside = d.relative_to(cache).parts[:-1]  # only folders within the cache, not the run's own path
+                if d.is_dir() and pattern.fullmatch(d.name) and not any(pattern.fullmatch(part) for part in inside):
                     found.append((d, sum(f.stat().st_size for f in d.rglob("*") if f.is_file())))
         if not dry_run:
             for d, _ in found:

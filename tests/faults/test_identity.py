@@ -90,6 +90,18 @@ def test_cache_prune_removes_only_what_a_run_set_aside(tiny, tmp_path, capsys):
     assert "no such run folder" in capsys.readouterr().err
 
 
+def test_cache_prune_ignores_stale_looking_names_above_the_run_folder(tiny, tmp_path):
+    """A run folder under a path such as ``runs.stale-0/`` still has its own stale folders pruned."""
+    from srfacebench.fingerprint import prune_stale
+
+    out = tmp_path / "runs.stale-0" / "o"
+    run(tiny, out, [Gain(1.0)])
+    run(tiny, out, [Gain(0.5)])
+    stale = sorted(p for p in (out / "cache").rglob("*.stale-*") if p.is_dir())
+    assert stale and [d for d, _ in prune_stale(out)] == stale
+    assert not any(p.exists() for p in stale)
+
+
 def test_model_args_are_part_of_the_identity_and_a_resume_never_mixes(tiny, tmp_path):
     load = """
         def load(scale, device="cpu", gain: float = 1.0):
