@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import DataError
 from ..results import BICUBIC, HR
-from ..tasks import INTRINSIC
+from ..tasks import intrinsic_metrics
 from .correlation import CORRELATION_COLUMNS, rank_correlations
 from .runs import VARIANT, RunSet
 
@@ -175,7 +175,8 @@ def _wide(metrics: pd.DataFrame, runs: RunSet, sort_by: str) -> pd.DataFrame:
     table.insert(4, "baseline", ["HR (upper bound)" if m == HR else "bicubic (LR)" if m == BICUBIC else ""
                                  for m in table.model])  # fmt: skip
     # Recovered share of the HR–bicubic gap, per task metric, under the same FR network and degradation.
-    task_cols = [c for c in table.columns if "/" in c and " " not in c and c.split("/")[1] not in INTRINSIC]
+    intrinsic = intrinsic_metrics()
+    task_cols = [c for c in table.columns if "/" in c and " " not in c and c.split("/")[1] not in intrinsic]
     for col in task_cols:
         gap = []
         for rec in table.itertuples(index=False):

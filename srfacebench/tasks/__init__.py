@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AXES",
-    "INTRINSIC",
     "TASKS",
     "Curves",
     "ItemView",
@@ -45,6 +44,8 @@ __all__ = [
     "TaskScore",
     "csv_text",
     "get_task",
+    "intrinsic_metrics",
+    "intrinsic_task",
     "score_protocol",
 ]
 
@@ -217,7 +218,9 @@ def intrinsic_task() -> Task:
     return TASK
 
 
-INTRINSIC = ("psnr_y", "ssim_y", "fr_loss")
+def intrinsic_metrics() -> tuple[str, ...]:
+    """The intrinsic task's metric keys (``psnr_y``, ``ssim_y``, ``fr_loss``), from the task itself."""
+    return tuple(intrinsic_task().metrics(None))
 
 
 def tasks_of(protocol_task: str) -> list[Task]:

@@ -45,7 +45,7 @@ class Intrinsic(Task):
         return dict(METRICS)
 
     def columns(self, options: Any) -> list[str]:
-        return ["image", "psnr_y", "ssim_y", "fr_loss"]
+        return ["image", *METRICS]
 
     def score(self, x: TaskInput) -> TaskScore:
         assert x.iq is not None
