@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -109,9 +110,9 @@ def verify_cache_folder(folder: Path, current: dict[str, np.ndarray | None]) -> 
                         break
         if reason:
             n = 0
-            while folder.with_name(f"{folder.name}.stale-{n}").exists():
+            while folder.with_name(_stale_name(folder.name, n)).exists():
                 n += 1
-            os.replace(folder, folder.with_name(f"{folder.name}.stale-{n}"))
+            os.replace(folder, folder.with_name(_stale_name(folder.name, n)))
     if not (folder / FILE).is_file():
         folder.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
@@ -120,11 +121,19 @@ def verify_cache_folder(folder: Path, current: dict[str, np.ndarray | None]) -> 
     return reason
 
 
+_STALE = re.compile(r"(?P<key>.+)\.stale-(?P<n>\d+)")  # a set-aside cache folder: <key>.stale-<n>
+
+
+def _stale_name(key: str, n: int | str) -> str:
+    """The name a stale cache folder ``key`` is set aside under the ``n``-th time (``"*"``: a glob of
+    them); ``_STALE`` matches it."""
+    return f"{key}.stale-{n}"
+
+
 def prune_stale(run: Path, dry_run: bool = False) -> list[tuple[Path, int]]:
     """Remove the cache folders a run set aside as stale (``OUT/cache/**/<key>.stale-<n>``) and
     return each with its size in bytes. The run folder is locked meanwhile (a run writing into it
     makes this fail, naming its pid); the live caches are not touched. ``dry_run`` only lists."""
-    import re
     import shutil
 
     from .errors import ConfigError
@@ -133,13 +142,12 @@ def prune_stale(run: Path, dry_run: bool = False) -> list[tuple[Path, int]]:
     cache = Path(run) / "cache"
     if not Path(run).is_dir():
         raise ConfigError(f"{run}: no such run folder")
-    pattern = re.compile(r".+\.stale-\d+")
     found: list[tuple[Path, int]] = []
     with RunLock(run):
         if cache.is_dir():
-            for d in sorted(cache.rglob("*.stale-*")):
+            for d in sorted(cache.rglob(_stale_name("*", "*"))):
                 inside = d.relative_to(cache).parts[:-1]  # only folders within the cache, not the run's own path
-                if d.is_dir() and pattern.fullmatch(d.name) and not any(pattern.fullmatch(part) for part in inside):
+                if d.is_dir() and _STALE.fullmatch(d.name) and not any(_STALE.fullmatch(part) for part in inside):
                     found.append((d, sum(f.stat().st_size for f in d.rglob("*") if f.is_file())))
         if not dry_run:
             for d, _ in found:
