@@ -121,7 +121,7 @@ def verify_cache_folder(folder: Path, current: dict[str, np.ndarray | None]) -> 
     return reason
 
 
-_STALE = re.compile(r"(?P<key>.+)\.stale-(?P<n>\d+)")  # a set-aside cache folder: <key>.stale-<n>
+_STALE = re.compile(r".+\.stale-\d+")  # a set-aside cache folder: <key>.stale-<n>
 
 
 def _stale_name(key: str, n: int | str) -> str:
