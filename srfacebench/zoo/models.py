@@ -344,7 +344,8 @@ def file_model(
 
 def with_weights(module: nn.Module, path: Path, base: str) -> nn.Module:
     """``module`` (a zoo model) with the fine-tuned weights of ``path`` (a safetensors file written
-    by ``srfacebench train --init``); its ModelInfo names the file and its SHA-256.
+    by ``srfacebench train --init``); its ModelInfo names the file, its SHA-256 and the degradation
+    it was trained under (its version).
 
     The model takes the name the file records (``srfacebench train --name``), except that a name of
     the catalogue is kept only by the weights the catalogue pins for it: any other file claiming
@@ -380,7 +381,10 @@ def with_weights(module: nn.Module, path: Path, base: str) -> nn.Module:
         info,
         name=name,
         weights_sha256=sha,
-        version=f"{info.version}; fine-tuned from zoo:{base}",
+        # The LR the weights were trained on is part of what the model is: the same graph tuned for
+        # bicubic:4 and for realistic:4 are two models (and a run under another degradation shows it).
+        version=f"{info.version}; fine-tuned from zoo:{base}"
+        + (f" on LR made by {meta['degradation']}" if meta.get("degradation") else ""),
         provenance=(*info.provenance, f"fine-tuned weights {path.name} sha256 {sha}"),
         trained_against_fr=meta.get("trained_against_fr"),
     )

@@ -12,6 +12,7 @@ zoo fetch``, as the README's test command does). Without them these tests skip â
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -145,16 +146,29 @@ def test_a_shipped_fine_tune_runs_by_name_on_its_base_graph(name, monkeypatch):
     assert path.stat().st_size < 16 * 2**20  # the issue's bound for shipped weights
     assert tuned.info.name == name and "CelebA" in tuned.info.licence
     assert tuned.info.trained_against_fr == ("dlib-resnet29" if name.endswith("-ft-fr") else None)
-    # Faces, not noise: fine-tuning moves a network's behaviour far from faces (medium-x4's outputs on
-    # uniform noise differ from its base's by 2.4 dB PSNR) while on faces they stay within ~37 dB.
+    # A fine-tune of the base, not another network: its parameters sit close to the base's. Measured
+    # for the shipped pairs: relative L2 distance 0.012-0.023 (480 or 240 Adam steps at lr 1e-5);
+    # two networks trained apart are ~1.4 (sqrt 2) apart. A parameter bound holds whatever LR the
+    # fine-tune was trained for, where an output bound would not: a model tuned for realistic:4
+    # (blur, noise, JPEG) rightly answers a degraded face differently from its bicubic-trained base.
+    tuned_state, base_state = tuned.state_dict(), base.state_dict()
+    assert tuned_state.keys() == base_state.keys()
+    delta = sum(float(((tuned_state[k].float() - v.float()) ** 2).sum()) for k, v in base_state.items())
+    norm = sum(float((v.float() ** 2).sum()) for v in base_state.values())
+    assert 0 < (delta / norm) ** 0.5 < 0.05
+    # It runs on faces degraded as it was trained (read from the weights themselves) and says so.
+    from safetensors import safe_open
+
     from srfacebench.degradations import parse_degradation
     from srfacebench.fingerprint import _probe_chips
 
-    lr = parse_degradation(f"bicubic:{entry.scale}")(_probe_chips())
+    with safe_open(str(path), "pt") as f:
+        degradation = json.loads(f.metadata()["srfacebench"])["degradation"]
+    assert tuned.info.version.endswith(f"fine-tuned from zoo:{entry.base} on LR made by {degradation}")
+    lr = parse_degradation(degradation)(_probe_chips())
     with torch.no_grad():
         a, b = tuned(lr), base(lr)
-    assert a.shape == b.shape and not torch.equal(a, b)
-    assert 10 * torch.log10(1 / ((a - b) ** 2).mean()) > 30  # a fine-tune of the base, not another network
+    assert a.shape == b.shape and torch.isfinite(a).all() and not torch.equal(a, b)
     with pytest.raises(ModelError, match="ships its weights"):
         loader(name)(entry.scale, weights=str(path))
     monkeypatch.setitem(CATALOGUE, name, replace(entry, files=(("weights", rel, "0" * 64),)))
