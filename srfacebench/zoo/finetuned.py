@@ -42,4 +42,16 @@ FINETUNED: dict[str, tuple[str, str, str]] = {
         "fine-tuned by srfacebench on MSE + FR loss (dlib-resnet29 frozen, BatchNorm in train mode; the paper's "
         "method): the same 480 steps and batches as -ft-vanilla",
     ),
+    "upscalerjs-medium-x4-realistic-ft-vanilla": (
+        "upscalerjs-medium-x4",
+        "e38a64a901b62465489596555268469b1dee6ac637aee36bfe89a27c1b5c2da4",
+        "fine-tuned by srfacebench on MSE alone (the paper's vanilla branch): 480 steps of 16 CelebA train chips, "
+        "realistic:4 LR (blur sigma 2, MATLAB-bicubic x4, noise sigma 8, JPEG q 60)",
+    ),
+    "upscalerjs-medium-x4-realistic-ft-fr": (
+        "upscalerjs-medium-x4",
+        "c3d6e8bae1869e05f8b68b0fb1a9fa7776ee0c5f88d6a8cf7dc2d1799d32714b",
+        "fine-tuned by srfacebench on MSE + FR loss (dlib-resnet29 frozen, BatchNorm in train mode; the paper's "
+        "method) for realistic:4 LR: the same 480 steps and batches as -realistic-ft-vanilla",
+    ),
 }
