@@ -75,11 +75,12 @@ def pack(data_root: Path, dest: Path, lfw_pairs_per_fold: int, celeba_limit: int
               "celeba_images": len(celeba), "lfw_images": len(lfw), "lfw_pairs": len(lfw.pairs)}  # fmt: skip
     (dest / "manifest.json").write_text(json.dumps(report, indent=1))
     if total > LIMIT_MIB * 2**20:
-        shipped = sorted((REPO / "srfacebench" / "reference_models" / "weights").glob("*.safetensors"))
+        weights = REPO / "srfacebench" / "reference_models" / "weights"
+        shipped = sorted(weights.glob("*.safetensors"))
         hint = (
             f"; the checkout travels too, and {sum(f.stat().st_size for f in shipped) / 2**20:.1f} MiB of it are the "
-            "shipped fine-tunes' weights, which this job does not use: move srfacebench/reference_models/weights/"
-            "*.safetensors out of the tree for the device call, pack again, and move them back after"
+            f"shipped fine-tunes' weights, which this job does not use: move {weights.relative_to(REPO)}/*.safetensors "
+            "out of the tree for the device call, pack again, and move them back after"
             if shipped
             else ""
         )
