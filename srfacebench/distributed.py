@@ -6,6 +6,7 @@ when no group is initialised."""
 
 from __future__ import annotations
 
+import atexit
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -41,6 +42,15 @@ def init_from_env(device: str) -> None:
         if device == "cuda" and torch.cuda.is_available():
             torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+        atexit.register(_leave)
+
+
+def _leave() -> None:
+    """Leave the process group before the interpreter exits. A gloo group left to the interpreter's
+    teardown can abort the process ("terminate called without an active exception", seen on the idle
+    rank of a 2-process CI run), and torchrun then kills the other ranks in the middle of their work."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def world() -> tuple[int, int]:
